@@ -1,0 +1,116 @@
+/* intfa — INT8 FlashAttention: the C API.
+ *
+ * Every function returns an intfa_status; on failure intfa_last_error()
+ * returns a message for the calling thread (valid until its next intfa call).
+ * Tensors are described by intfa_tensor: logical dims [batch, seq, heads, dim]
+ * (FlashAttention's convention) with strides in elements; strides[3] must be 1.
+ */
+#ifndef INTFA_INTFA_H_
+#define INTFA_INTFA_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum intfa_status {
+  INTFA_OK = 0,
+  INTFA_ERROR_INVALID_ARGUMENT = 1,
+  INTFA_ERROR_UNSUPPORTED = 2,
+  INTFA_ERROR_NONFINITE_INPUT = 3,
+  INTFA_ERROR_BACKEND_UNAVAILABLE = 4,
+  INTFA_ERROR_CUDA = 5,
+  INTFA_ERROR_INTERNAL = 6
+} intfa_status;
+
+typedef enum intfa_dtype {
+  INTFA_F32 = 0,
+  INTFA_F16 = 1,
+  INTFA_BF16 = 2,
+  INTFA_I8 = 3,
+  INTFA_U8 = 4
+} intfa_dtype;
+
+typedef enum intfa_backend {
+  INTFA_BACKEND_AUTO = 0,
+  INTFA_BACKEND_CPU = 1,
+  INTFA_BACKEND_CUDA = 2
+} intfa_backend;
+
+typedef struct intfa_tensor {
+  void* data;
+  intfa_dtype dtype;
+  int64_t shape[4];   /* batch, seq, heads, dim */
+  int64_t strides[4]; /* elements; strides[3] must be 1 */
+} intfa_tensor;
+
+/* Fills an intfa_tensor for the [B, S, H, D] or [B, H, S, D] memory layout. */
+intfa_tensor intfa_tensor_bshd(const void* data, intfa_dtype dtype, int64_t batch, int64_t seq,
+                               int64_t heads, int64_t dim);
+intfa_tensor intfa_tensor_bhsd(const void* data, intfa_dtype dtype, int64_t batch, int64_t seq,
+                               int64_t heads, int64_t dim);
+
+typedef struct intfa_attention_options {
+  int causal;          /* bottom-right aligned when Sq != Sk */
+  float softmax_scale; /* 0: 1/sqrt(head_dim) */
+  const char* recipe;  /* NULL: "intfa"; see intfa_recipe_valid */
+  intfa_backend backend;
+  int32_t kv_block;    /* 0: back-end default */
+  void* stream;        /* cudaStream_t for the CUDA back-end */
+} intfa_attention_options;
+
+/* Defaults: non-causal, default scale, recipe intfa, automatic back-end. */
+void intfa_attention_options_init(intfa_attention_options* options);
+
+/* One call: quantize q, k, v (f32/f16/bf16) with the recipe and attend.
+ * out [B, Sq, H, D] f32/f16/bf16; lse [B, H, Sq] fp32 or NULL. */
+intfa_status intfa_attention(const intfa_tensor* q, const intfa_tensor* k, const intfa_tensor* v,
+                             const intfa_tensor* out, float* lse,
+                             const intfa_attention_options* options);
+
+/* Quantization. scale/mean/lse_offset are contiguous fp32 arrays:
+ *   per-token scale [B, H, S]; channel mean [B, Hk, D]; V scale [B, Hk, D];
+ *   V̂ᵀ [B, Hk, D, intfa_padded_kv_length(Sk)] int8. */
+intfa_status intfa_channel_mean(const intfa_tensor* k, float* mean, intfa_backend backend,
+                                void* stream);
+intfa_status intfa_quantize_per_token(const intfa_tensor* x, const float* mean,
+                                      const intfa_tensor* out, float* scale,
+                                      intfa_backend backend, void* stream);
+intfa_status intfa_quantize_q(const intfa_tensor* q, const intfa_tensor* out, float* scale,
+                              const float* k_mean, int64_t kv_heads, float* lse_offset,
+                              intfa_backend backend, void* stream);
+/* per_channel: 0 = one scale per (batch, kv head), 1 = one per channel. */
+intfa_status intfa_quantize_v(const intfa_tensor* v, int per_channel, int8_t* vt, float* scale,
+                              intfa_backend backend, void* stream);
+int64_t intfa_padded_kv_length(int64_t seqlen_k);
+
+typedef struct intfa_quantized_inputs {
+  intfa_tensor q;          /* i8 [B, Sq, H, D] */
+  const float* q_scale;    /* [B, H, Sq] */
+  const float* lse_offset; /* [B, H, Sq] or NULL */
+  intfa_tensor k;          /* i8 [B, Sk, Hk, D] */
+  const float* k_scale;    /* [B, Hk, Sk] */
+  const int8_t* vt;        /* int8 V recipes: [B, Hk, D, Sk_pad] */
+  const float* v_scale;    /* [B, Hk, D] */
+  intfa_tensor v;          /* half-int8: fp16/bf16 V [B, Sk, Hk, D] */
+} intfa_quantized_inputs;
+
+/* Attention on quantized inputs; options->recipe must be an int8-Q/K recipe. */
+intfa_status intfa_attention_quantized(const intfa_quantized_inputs* inputs,
+                                       const intfa_tensor* out, float* lse,
+                                       const intfa_attention_options* options);
+
+/* INTFA_OK when `name` is a recipe name (base plus +knob/-knob). */
+intfa_status intfa_recipe_valid(const char* name);
+
+const char* intfa_last_error(void);
+const char* intfa_status_string(intfa_status status);
+const char* intfa_version(void);
+int intfa_cuda_available(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INTFA_INTFA_H_ */

@@ -1,0 +1,375 @@
+// The public C++ API: validation, back-end resolution, and the one-call
+// attention that quantizes with a recipe and then runs the quantized kernel.
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/backend_dispatch.hpp"
+#include "core/validate.hpp"
+#include "cpu/cpu_backend.hpp"
+#include "intfa/intfa.hpp"
+
+#ifndef INTFA_VERSION
+#define INTFA_VERSION "0.0.0"
+#endif
+
+namespace intfa {
+
+using detail::check_pointer;
+using detail::check_tensor;
+using detail::fail;
+
+const char* version() { return INTFA_VERSION; }
+
+bool cuda_available() { return cuda_backend::available(); }
+
+Backend resolve_backend(Backend requested, const void* ptr) {
+  switch (requested) {
+    case Backend::cpu:
+      if (cuda_backend::is_device_pointer(ptr))
+        fail("the CPU back-end needs host memory, but the inputs are CUDA device memory");
+      return Backend::cpu;
+    case Backend::cuda:
+      if (!cuda_backend::built()) cuda_backend::check_supported(AttentionParams{});  // throws
+      if (!cuda_backend::available())
+        throw Error(StatusCode::backend_unavailable,
+                    "the CUDA back-end was requested but no CUDA device is visible");
+      return Backend::cuda;
+    case Backend::automatic:
+      return cuda_backend::available() && cuda_backend::is_device_pointer(ptr) ? Backend::cuda
+                                                                                : Backend::cpu;
+  }
+  fail("unknown back-end value " + std::to_string(static_cast<int>(requested)));
+}
+
+int32_t default_kv_block(Backend backend, const Recipe& recipe, int64_t head_dim) {
+  if (backend == Backend::cuda) return cuda_backend::default_kv_block(recipe, head_dim);
+  return cpu::kDefaultKvBlock;
+}
+
+namespace {
+
+constexpr std::initializer_list<DType> kFloatInputs = {DType::f32, DType::f16, DType::bf16};
+
+// Every pointer of one call must live where the back-end computes.
+void check_memory(Backend backend, const void* ptr, const char* name) {
+  if (ptr == nullptr) return;
+  const bool device = cuda_backend::is_device_pointer(ptr);
+  if (backend == Backend::cuda && !device)
+    fail(std::string(name) + " is host memory, but the CUDA back-end needs device pointers");
+  if (backend == Backend::cpu && device)
+    fail(std::string(name) + " is CUDA device memory, but the CPU back-end needs host pointers");
+}
+
+// Scratch memory on the host or the device, released on scope exit.
+class Scratch {
+ public:
+  Scratch(Backend backend, void* stream) : backend_(backend), stream_(stream) {}
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    for (void* p : device_) cuda_backend::release(p, stream_);
+  }
+  template <typename T>
+  T* get(int64_t count) {
+    const std::size_t bytes = static_cast<std::size_t>(count) * sizeof(T);
+    if (backend_ == Backend::cuda) {
+      device_.push_back(cuda_backend::allocate(bytes, stream_));
+      return static_cast<T*>(device_.back());
+    }
+    host_.emplace_back(new unsigned char[bytes > 0 ? bytes : 1]);
+    return reinterpret_cast<T*>(host_.back().get());
+  }
+
+ private:
+  Backend backend_;
+  void* stream_;
+  std::vector<std::unique_ptr<unsigned char[]>> host_;
+  std::vector<void*> device_;
+};
+
+void fill_common(AttentionParams& p, const detail::Shape& s, const TensorView& out, float* lse,
+                 const AttentionOptions& opt) {
+  p.batch = static_cast<int32_t>(s.batch);
+  p.heads = static_cast<int32_t>(s.heads);
+  p.kv_heads = static_cast<int32_t>(s.kv_heads);
+  p.seqlen_q = static_cast<int32_t>(s.seqlen_q);
+  p.seqlen_k = static_cast<int32_t>(s.seqlen_k);
+  p.head_dim = static_cast<int32_t>(s.head_dim);
+  p.out = out.data;
+  p.out_dtype = out.dtype;
+  p.o_batch_stride = out.stride_batch;
+  p.o_row_stride = out.stride_seq;
+  p.o_head_stride = out.stride_head;
+  p.lse = lse;
+  p.softmax_scale = detail::resolve_softmax_scale(opt, s.head_dim);
+  p.score_scale_log2 = static_cast<float>(static_cast<double>(p.softmax_scale) * M_LOG2E);
+  p.causal = opt.causal;
+  p.recipe = opt.recipe;
+  p.stream = opt.stream;
+}
+
+void set_qk(AttentionParams& p, const TensorView& q, const TensorView& k) {
+  p.q = q.data;
+  p.q_batch_stride = q.stride_batch, p.q_row_stride = q.stride_seq, p.q_head_stride = q.stride_head;
+  p.k = k.data;
+  p.k_batch_stride = k.stride_batch, p.k_row_stride = k.stride_seq, p.k_head_stride = k.stride_head;
+  p.qk_dtype = q.dtype;
+}
+
+void set_float_v(AttentionParams& p, const TensorView& v) {
+  p.v = v.data;
+  p.v_dtype = v.dtype;
+  p.v_batch_stride = v.stride_batch, p.v_row_stride = v.stride_seq, p.v_head_stride = v.stride_head;
+}
+
+void set_int8_v(AttentionParams& p, const int8_t* vt) {
+  p.v = vt;
+  p.v_dtype = DType::i8;
+  p.v_seq_padded = padded_kv_length(p.seqlen_k);
+  p.v_row_stride = p.v_seq_padded;                   // between channels
+  p.v_head_stride = p.head_dim * p.v_seq_padded;      // [B, Hk, D, Sk_pad]
+  p.v_batch_stride = p.kv_heads * p.v_head_stride;
+}
+
+void check_kv_block(int32_t kv_block) {
+  if (kv_block < 0 || kv_block > 4096)
+    fail("kv_block must be 0 (back-end default) or in 1..4096 (got " + std::to_string(kv_block) +
+         ")");
+}
+
+void run(Backend backend, AttentionParams& p) {
+  if (p.kv_block == 0) p.kv_block = default_kv_block(backend, p.recipe, p.head_dim);
+  if (backend == Backend::cuda) {
+    cuda_backend::check_supported(p);
+    cuda_backend::attention(p);
+  } else {
+    detail::check_head_dim_cpu(p.head_dim);
+    cpu::attention_tiled(p);
+  }
+}
+
+}  // namespace
+
+// ---- quantization -------------------------------------------------------------
+void channel_mean(const TensorView& k, float* mean, const QuantizeOptions& opt) {
+  check_tensor(k, "k", kFloatInputs);
+  check_pointer(mean, "mean");
+  const Backend backend = resolve_backend(opt.backend, k.data);
+  check_memory(backend, mean, "mean");
+  if (backend == Backend::cuda) return cuda_backend::channel_mean(k, mean, opt.stream);
+  cpu::channel_mean(k, mean);
+}
+
+void quantize_per_token(const TensorView& x, const float* mean, const TensorView& out,
+                        float* scale, const QuantizeOptions& opt) {
+  check_tensor(x, "x", kFloatInputs);
+  check_tensor(out, "out", {DType::i8});
+  check_pointer(scale, "scale");
+  if (out.batch != x.batch || out.seq != x.seq || out.heads != x.heads || out.dim != x.dim)
+    fail("out " + detail::shape_string(out) + " must have the shape of x " +
+         detail::shape_string(x));
+  const Backend backend = resolve_backend(opt.backend, x.data);
+  for (auto [ptr, name] : {std::pair<const void*, const char*>{out.data, "out"},
+                           {scale, "scale"}, {mean, "mean"}})
+    check_memory(backend, ptr, name);
+  if (backend == Backend::cuda)
+    return cuda_backend::quantize_per_token(x, mean, out, scale, opt.stream);
+  cpu::quantize_per_token(x, mean, out, scale);
+}
+
+void quantize_q(const TensorView& q, const TensorView& out, float* scale, const float* k_mean,
+                int64_t kv_heads, float* lse_offset, const QuantizeOptions& opt) {
+  check_tensor(q, "q", kFloatInputs);
+  check_tensor(out, "out", {DType::i8});
+  check_pointer(scale, "scale");
+  if (out.batch != q.batch || out.seq != q.seq || out.heads != q.heads || out.dim != q.dim)
+    fail("out " + detail::shape_string(out) + " must have the shape of q " +
+         detail::shape_string(q));
+  if (k_mean) {
+    if (kv_heads < 1 || q.heads % kv_heads != 0)
+      fail("query heads (" + std::to_string(q.heads) + ") must be a multiple of KV heads (" +
+           std::to_string(kv_heads) + ")");
+    check_pointer(lse_offset, "lse_offset");
+  }
+  const Backend backend = resolve_backend(opt.backend, q.data);
+  for (auto [ptr, name] : {std::pair<const void*, const char*>{out.data, "out"},
+                           {scale, "scale"}, {k_mean, "k_mean"}, {lse_offset, "lse_offset"}})
+    check_memory(backend, ptr, name);
+  if (backend == Backend::cuda)
+    return cuda_backend::quantize_q(q, out, scale, k_mean, kv_heads, lse_offset, opt.stream);
+  cpu::quantize_q(q, out, scale, k_mean, kv_heads, lse_offset);
+}
+
+void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale,
+                const QuantizeOptions& opt) {
+  check_tensor(v, "v", kFloatInputs);
+  check_pointer(vt, "vt", 1);
+  check_pointer(scale, "scale");
+  if (format != VFormat::int8_per_tensor && format != VFormat::int8_per_channel)
+    fail("quantize_v makes int8 V only (per-tensor or per-channel)");
+  const Backend backend = resolve_backend(opt.backend, v.data);
+  check_memory(backend, vt, "vt");
+  check_memory(backend, scale, "scale");
+  if (backend == Backend::cuda) return cuda_backend::quantize_v(v, format, vt, scale, opt.stream);
+  cpu::quantize_v(v, format, vt, scale);
+}
+
+// ---- attention ---------------------------------------------------------------
+void attention_quantized(const QuantizedInputs& in, const TensorView& out, float* lse,
+                         const AttentionOptions& opt) {
+  const Recipe& r = in.recipe;
+  if (!r.int8_qk())
+    fail("attention_quantized takes int8 Q and K; recipe " + recipe_name(r) +
+         " is a float baseline (use attention())");
+  if (r != opt.recipe)
+    fail("QuantizedInputs.recipe (" + recipe_name(r) + ") differs from AttentionOptions.recipe (" +
+         recipe_name(opt.recipe) + ")");
+  check_tensor(in.q, "q", {DType::i8});
+  check_tensor(in.k, "k", {DType::i8});
+  check_tensor(out, "out", kFloatInputs);
+  check_pointer(in.q_scale, "q_scale");
+  check_pointer(in.k_scale, "k_scale");
+  check_kv_block(opt.kv_block);
+  const bool int8_v = r.int8_v();
+  if (int8_v) {
+    check_pointer(in.vt, "vt", 16);
+    check_pointer(in.v_scale, "v_scale");
+  } else {
+    check_tensor(in.v, "v", kFloatInputs);
+  }
+  const detail::Shape shape =
+      detail::check_attention_shapes(in.q, in.k, int8_v ? nullptr : &in.v, out);
+  const Backend backend = resolve_backend(opt.backend, in.q.data);
+  for (auto [ptr, name] : {std::pair<const void*, const char*>{in.k.data, "k"},
+                           {in.q_scale, "q_scale"}, {in.k_scale, "k_scale"},
+                           {in.lse_offset, "lse_offset"}, {in.vt, "vt"}, {in.v_scale, "v_scale"},
+                           {in.v.data, "v"}, {out.data, "out"}, {lse, "lse"}})
+    check_memory(backend, ptr, name);
+
+  AttentionParams p;
+  fill_common(p, shape, out, lse, opt);
+  p.kv_block = opt.kv_block;
+  set_qk(p, in.q, in.k);
+  p.q_scale = in.q_scale;
+  p.k_scale = in.k_scale;
+  p.lse_offset = in.lse_offset;
+  std::vector<float> unit_scales;  // float V carries no scale on the CPU
+  if (int8_v) {
+    set_int8_v(p, in.vt);
+    p.v_scale = in.v_scale;
+  } else {
+    set_float_v(p, in.v);
+    if (backend == Backend::cpu) {
+      unit_scales.assign(static_cast<size_t>(shape.batch * shape.kv_heads * shape.head_dim), 1.f);
+      p.v_scale = unit_scales.data();
+    }
+  }
+  run(backend, p);
+}
+
+void attention(const TensorView& q, const TensorView& k, const TensorView& v,
+               const TensorView& out, float* lse, const AttentionOptions& opt) {
+  check_tensor(q, "q", kFloatInputs);
+  check_tensor(k, "k", kFloatInputs);
+  check_tensor(v, "v", kFloatInputs);
+  check_tensor(out, "out", kFloatInputs);
+  check_kv_block(opt.kv_block);
+  const detail::Shape s = detail::check_attention_shapes(q, k, &v, out);
+  const Backend backend = resolve_backend(opt.backend, q.data);
+  for (auto [ptr, name] : {std::pair<const void*, const char*>{k.data, "k"}, {v.data, "v"},
+                           {out.data, "out"}, {lse, "lse"}})
+    check_memory(backend, ptr, name);
+  if (backend == Backend::cpu) detail::check_head_dim_cpu(s.head_dim);
+  const Recipe& r = opt.recipe;
+  Scratch scratch(backend, opt.stream);
+
+  if (!r.int8_qk()) {
+    // Float baselines (fp16, fp8-tensor): operands rounded to the format and
+    // kept as f32 values, computed by the same tiled kernel in fp32.
+    if (backend != Backend::cpu)
+      detail::unsupported("recipe " + recipe_name(r) +
+                          " is a float baseline computed on the CPU back-end only");
+    float* qf = scratch.get<float>(s.batch * s.seqlen_q * s.heads * s.head_dim);
+    float* kf = scratch.get<float>(s.batch * s.seqlen_k * s.kv_heads * s.head_dim);
+    float* vf = scratch.get<float>(s.batch * s.seqlen_k * s.kv_heads * s.head_dim);
+    float* q_scale = scratch.get<float>(s.batch * s.heads * s.seqlen_q);
+    float* k_scale = scratch.get<float>(s.batch * s.kv_heads * s.seqlen_k);
+    float* v_scale = scratch.get<float>(s.batch * s.kv_heads * s.head_dim);
+    cpu::prepare_float_qk(q, r.qk, qf, q_scale);
+    cpu::prepare_float_qk(k, r.qk, kf, k_scale);
+    cpu::prepare_float_v(v, r.v, vf, v_scale);
+    AttentionParams p;
+    fill_common(p, s, out, lse, opt);
+    p.kv_block = opt.kv_block;
+    set_qk(p, TensorView::bshd(qf, DType::f32, s.batch, s.seqlen_q, s.heads, s.head_dim),
+           TensorView::bshd(kf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim));
+    set_float_v(p, TensorView::bshd(vf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim));
+    p.q_scale = q_scale, p.k_scale = k_scale, p.v_scale = v_scale;
+    return run(backend, p);
+  }
+
+  // INT8 Q/K: quantize into scratch, then the quantized kernel.
+  QuantizeOptions qopt{backend, opt.stream};
+  QuantizedInputs in;
+  in.recipe = r;
+  int8_t* q8 = scratch.get<int8_t>(s.batch * s.seqlen_q * s.heads * s.head_dim);
+  int8_t* k8 = scratch.get<int8_t>(s.batch * s.seqlen_k * s.kv_heads * s.head_dim);
+  in.q = TensorView::bshd(q8, DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
+  in.k = TensorView::bshd(k8, DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  float* q_scale = scratch.get<float>(s.batch * s.heads * s.seqlen_q);
+  float* k_scale = scratch.get<float>(s.batch * s.kv_heads * s.seqlen_k);
+  float* k_mean = nullptr;
+  float* lse_offset = nullptr;
+  if (r.smooth_k) {
+    k_mean = scratch.get<float>(s.batch * s.kv_heads * s.head_dim);
+    lse_offset = scratch.get<float>(s.batch * s.heads * s.seqlen_q);
+    channel_mean(k, k_mean, qopt);
+  }
+  quantize_per_token(k, k_mean, in.k, k_scale, qopt);
+  quantize_q(q, in.q, q_scale, k_mean, s.kv_heads, lse_offset, qopt);
+  in.q_scale = q_scale, in.k_scale = k_scale, in.lse_offset = lse_offset;
+  float* vf = nullptr;
+  if (r.int8_v()) {
+    int8_t* vt = scratch.get<int8_t>(s.batch * s.kv_heads * s.head_dim *
+                                     padded_kv_length(s.seqlen_k));
+    float* v_scale = scratch.get<float>(s.batch * s.kv_heads * s.head_dim);
+    quantize_v(v, r.v, vt, v_scale, qopt);
+    in.vt = vt, in.v_scale = v_scale;
+  } else if (v.dtype == DType::f32) {
+    // half-int8 keeps V in 16 bits: fp32 inputs are rounded to fp16 first.
+    if (backend != Backend::cpu)
+      detail::unsupported("recipe half-int8 on the CUDA back-end needs fp16 or bf16 V (got f32)");
+    vf = scratch.get<float>(s.batch * s.seqlen_k * s.kv_heads * s.head_dim);
+    cpu::prepare_float_v(v, VFormat::fp16, vf,
+                         scratch.get<float>(s.batch * s.kv_heads * s.head_dim));
+    in.v = TensorView::bshd(vf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  } else {
+    in.v = v;
+  }
+  AttentionOptions qa = opt;
+  qa.backend = backend;
+  attention_quantized(in, out, lse, qa);
+}
+
+void attention_reference(const TensorView& q, const TensorView& k, const TensorView& v,
+                         double* out, double* lse, bool causal,
+                         std::optional<float> softmax_scale) {
+  check_tensor(q, "q", kFloatInputs);
+  check_tensor(k, "k", kFloatInputs);
+  check_tensor(v, "v", kFloatInputs);
+  check_pointer(out, "out", 8);
+  detail::check_attention_shapes(q, k, &v, TensorView::bshd(out, DType::f32, q.batch, q.seq,
+                                                               q.heads, q.dim));
+  detail::check_head_dim_cpu(q.dim);
+  if (cuda_backend::is_device_pointer(q.data))
+    fail("attention_reference runs on the CPU and needs host memory");
+  AttentionOptions opt;
+  opt.softmax_scale = softmax_scale;
+  const double scale = softmax_scale ? static_cast<double>(detail::resolve_softmax_scale(opt, q.dim))
+                                     : 1.0 / std::sqrt(static_cast<double>(q.dim));
+  cpu::attention_reference(q, k, v, out, lse, causal, scale);
+}
+
+}  // namespace intfa

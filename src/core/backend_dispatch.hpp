@@ -1,0 +1,33 @@
+// The interface the API layer calls for the CUDA back-end. Implemented in
+// src/cuda/ when intfa is built with CUDA, and by src/core/cuda_unavailable.cpp
+// otherwise (every call then throws Error(backend_unavailable)).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "intfa/params.hpp"
+#include "intfa/types.hpp"
+
+namespace intfa::cuda_backend {
+
+bool built();                            // compiled with CUDA
+bool available();                        // built and a device is visible
+bool is_device_pointer(const void* ptr);  // device or managed memory
+int32_t default_kv_block(const Recipe& recipe, int64_t head_dim);
+// Throws Error(unsupported) with the reason when the kernels cannot run this.
+void check_supported(const AttentionParams& params);
+
+// Stream-ordered device scratch for the one-call API.
+void* allocate(std::size_t bytes, void* stream);
+void release(void* ptr, void* stream);
+
+void channel_mean(const TensorView& k, float* mean, void* stream);
+void quantize_per_token(const TensorView& x, const float* mean, const TensorView& out,
+                        float* scale, void* stream);
+void quantize_q(const TensorView& q, const TensorView& out, float* scale, const float* k_mean,
+                int64_t kv_heads, float* lse_offset, void* stream);
+void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale, void* stream);
+void attention(const AttentionParams& params);
+
+}  // namespace intfa::cuda_backend

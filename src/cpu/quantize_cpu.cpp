@@ -1,0 +1,190 @@
+// CPU quantization: per-token Q/K (optionally K-smoothed), V to the
+// token-contiguous V̂ᵀ layout, and the float baselines' operand rounding.
+// Parallel over (batch, head); every rule is in core/numeric.hpp.
+#include <cfloat>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/numeric.hpp"
+#include "core/tensor_access.hpp"
+#include "core/threading.hpp"
+#include "cpu/cpu_backend.hpp"
+
+namespace intfa::cpu {
+namespace {
+
+using detail::load_row;
+using detail::parallel_for;
+
+bool is_finite(float x) { return fabsf(x) <= FLT_MAX; }
+
+[[noreturn]] void throw_nonfinite(const char* what, int64_t b, int64_t s, int64_t h) {
+  throw Error(StatusCode::nonfinite_input,
+              std::string(what) + " contains NaN or Inf at batch " + std::to_string(b) +
+                  ", token " + std::to_string(s) + ", head " + std::to_string(h) +
+                  " (intfa rejects non-finite inputs; see docs/NUMERICS.md)");
+}
+
+void check_row_finite(const float* row, int64_t n, const char* what, int64_t b, int64_t s,
+                      int64_t h) {
+  for (int64_t d = 0; d < n; ++d)
+    if (!is_finite(row[d])) throw_nonfinite(what, b, s, h);
+}
+
+// Quantizes one row in place into `dst` and returns its scale.
+float quantize_row(const float* row, int64_t n, int8_t* dst) {
+  float amax = 0.f;
+  for (int64_t d = 0; d < n; ++d) amax = fmaxf(amax, fabsf(row[d]));
+  const float inv = numeric::int8_inverse_scale(amax);
+  for (int64_t d = 0; d < n; ++d) dst[d] = numeric::quantize_int8(row[d], inv);
+  return numeric::int8_scale(amax);
+}
+
+// Largest |x| over a whole tensor (per-tensor FP8 scales), checking finiteness.
+float tensor_amax(const TensorView& x, const char* what) {
+  std::vector<float> per_task(static_cast<size_t>(x.batch * x.heads), 0.f);
+  parallel_for(x.batch * x.heads, [&](int64_t task) {
+    const int64_t b = task / x.heads, h = task % x.heads;
+    std::vector<float> row(static_cast<size_t>(x.dim));
+    float amax = 0.f;
+    for (int64_t s = 0; s < x.seq; ++s) {
+      load_row(x, b, s, h, row.data());
+      check_row_finite(row.data(), x.dim, what, b, s, h);
+      for (float v : row) amax = fmaxf(amax, fabsf(v));
+    }
+    per_task[static_cast<size_t>(task)] = amax;
+  });
+  float amax = 0.f;
+  for (float v : per_task) amax = fmaxf(amax, v);
+  return amax;
+}
+
+}  // namespace
+
+void channel_mean(const TensorView& k, float* mean) {
+  parallel_for(k.batch * k.heads, [&](int64_t task) {
+    const int64_t b = task / k.heads, h = task % k.heads;
+    std::vector<float> row(static_cast<size_t>(k.dim));
+    std::vector<double> sum(static_cast<size_t>(k.dim), 0.0);
+    for (int64_t s = 0; s < k.seq; ++s) {
+      load_row(k, b, s, h, row.data());
+      check_row_finite(row.data(), k.dim, "K", b, s, h);
+      for (int64_t d = 0; d < k.dim; ++d) sum[d] += row[d];
+    }
+    float* out = mean + task * k.dim;  // [B, Hk, D]
+    for (int64_t d = 0; d < k.dim; ++d)
+      out[d] = static_cast<float>(sum[d] / static_cast<double>(k.seq));
+  });
+}
+
+void quantize_per_token(const TensorView& x, const float* mean, const TensorView& out,
+                        float* scale) {
+  parallel_for(x.batch * x.heads, [&](int64_t task) {
+    const int64_t b = task / x.heads, h = task % x.heads;
+    std::vector<float> row(static_cast<size_t>(x.dim));
+    const float* mu = mean ? mean + task * x.dim : nullptr;  // [B, H, D]
+    for (int64_t s = 0; s < x.seq; ++s) {
+      load_row(x, b, s, h, row.data());
+      check_row_finite(row.data(), x.dim, mean ? "K" : "input", b, s, h);
+      if (mu)
+        for (int64_t d = 0; d < x.dim; ++d) row[d] -= mu[d];
+      int8_t* dst = static_cast<int8_t*>(out.data) + out.offset(b, s, h);
+      scale[task * x.seq + s] = quantize_row(row.data(), x.dim, dst);  // [B, H, S]
+    }
+  });
+}
+
+void quantize_q(const TensorView& q, const TensorView& out, float* scale, const float* k_mean,
+                int64_t kv_heads, float* lse_offset) {
+  const int64_t ratio = q.heads / kv_heads;
+  parallel_for(q.batch * q.heads, [&](int64_t task) {
+    const int64_t b = task / q.heads, h = task % q.heads;
+    std::vector<float> row(static_cast<size_t>(q.dim));
+    const float* mu = k_mean ? k_mean + (b * kv_heads + h / ratio) * q.dim : nullptr;
+    for (int64_t s = 0; s < q.seq; ++s) {
+      load_row(q, b, s, h, row.data());
+      check_row_finite(row.data(), q.dim, "Q", b, s, h);
+      if (mu && lse_offset) {
+        double dot = 0.0;
+        for (int64_t d = 0; d < q.dim; ++d) dot += static_cast<double>(row[d]) * mu[d];
+        lse_offset[task * q.seq + s] = static_cast<float>(dot);
+      }
+      int8_t* dst = static_cast<int8_t*>(out.data) + out.offset(b, s, h);
+      scale[task * q.seq + s] = quantize_row(row.data(), q.dim, dst);
+    }
+  });
+}
+
+void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale) {
+  const int64_t seq_padded = padded_kv_length(v.seq);
+  const bool per_channel = format == VFormat::int8_per_channel;
+  parallel_for(v.batch * v.heads, [&](int64_t task) {
+    const int64_t b = task / v.heads, h = task % v.heads;
+    const int64_t D = v.dim, S = v.seq;
+    std::vector<float> values(static_cast<size_t>(S * D));  // [S, D]
+    std::vector<float> amax(static_cast<size_t>(D), 0.f);
+    for (int64_t s = 0; s < S; ++s) {
+      float* row = values.data() + s * D;
+      load_row(v, b, s, h, row);
+      check_row_finite(row, D, "V", b, s, h);
+      for (int64_t d = 0; d < D; ++d) amax[d] = fmaxf(amax[d], fabsf(row[d]));
+    }
+    if (!per_channel) {
+      float all = 0.f;
+      for (float a : amax) all = fmaxf(all, a);
+      for (float& a : amax) a = all;
+    }
+    int8_t* head_vt = vt + task * D * seq_padded;  // [D, Sk_pad]
+    float* head_scale = scale + task * D;         // [D]
+    for (int64_t d = 0; d < D; ++d) {
+      const float inv = numeric::int8_inverse_scale(amax[d]);
+      int8_t* dst = head_vt + d * seq_padded;
+      for (int64_t s = 0; s < S; ++s) dst[s] = numeric::quantize_int8(values[s * D + d], inv);
+      for (int64_t s = S; s < seq_padded; ++s) dst[s] = 0;
+      head_scale[d] = numeric::int8_scale(amax[d]);
+    }
+  });
+}
+
+void prepare_float_qk(const TensorView& x, QKFormat format, float* out, float* scale) {
+  const bool fp8 = format == QKFormat::e4m3_per_tensor;
+  const float amax = fp8 ? tensor_amax(x, "input") : 0.f;
+  const float inv = fp8 ? (amax > 0.f ? numeric::kE4M3Max / amax : 0.f) : 1.f;
+  const float s_value = fp8 ? amax / numeric::kE4M3Max : 1.f;
+  const TensorView dst = TensorView::bshd(out, DType::f32, x.batch, x.seq, x.heads, x.dim);
+  parallel_for(x.batch * x.heads, [&](int64_t task) {
+    const int64_t b = task / x.heads, h = task % x.heads;
+    std::vector<float> row(static_cast<size_t>(x.dim));
+    for (int64_t s = 0; s < x.seq; ++s) {
+      load_row(x, b, s, h, row.data());
+      check_row_finite(row.data(), x.dim, "input", b, s, h);
+      float* o = out + dst.offset(b, s, h);
+      for (int64_t d = 0; d < x.dim; ++d)
+        o[d] = fp8 ? numeric::round_to_e4m3(row[d] * inv) : numeric::round_to_fp16(row[d]);
+      scale[task * x.seq + s] = s_value;
+    }
+  });
+}
+
+void prepare_float_v(const TensorView& v, VFormat format, float* out, float* scale) {
+  const bool fp8 = format == VFormat::e4m3_per_tensor;
+  const float amax = fp8 ? tensor_amax(v, "V") : 0.f;
+  const float inv = fp8 ? (amax > 0.f ? numeric::kE4M3Max / amax : 0.f) : 1.f;
+  const float s_value = fp8 ? amax / numeric::kE4M3Max : 1.f;
+  const TensorView dst = TensorView::bshd(out, DType::f32, v.batch, v.seq, v.heads, v.dim);
+  parallel_for(v.batch * v.heads, [&](int64_t task) {
+    const int64_t b = task / v.heads, h = task % v.heads;
+    std::vector<float> row(static_cast<size_t>(v.dim));
+    for (int64_t s = 0; s < v.seq; ++s) {
+      load_row(v, b, s, h, row.data());
+      check_row_finite(row.data(), v.dim, "V", b, s, h);
+      float* o = out + dst.offset(b, s, h);
+      for (int64_t d = 0; d < v.dim; ++d)
+        o[d] = fp8 ? numeric::round_to_e4m3(row[d] * inv) : numeric::round_to_fp16(row[d]);
+    }
+    for (int64_t d = 0; d < v.dim; ++d) scale[task * v.dim + d] = s_value;
+  });
+}
+
+}  // namespace intfa::cpu
