@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/api_internal.hpp"
 #include "core/backend_dispatch.hpp"
 #include "core/validate.hpp"
 #include "cpu/cpu_backend.hpp"
@@ -152,6 +153,34 @@ void run(Backend backend, AttentionParams& p) {
 
 }  // namespace
 
+namespace detail {
+
+AttentionParams build_params(const QuantizedInputs& in, const TensorView& out, float* lse,
+                             const AttentionOptions& opt, Backend backend, const Shape& shape,
+                             std::vector<float>& unit_scales) {
+  AttentionParams p;
+  fill_common(p, shape, out, lse, opt);
+  p.kv_block = opt.kv_block;
+  if (p.kv_block == 0) p.kv_block = default_kv_block(backend, p.recipe, p.head_dim);
+  set_qk(p, in.q, in.k);
+  p.q_scale = in.q_scale;
+  p.k_scale = in.k_scale;
+  p.lse_offset = in.lse_offset;
+  if (in.recipe.int8_v()) {
+    set_int8_v(p, in.vt);
+    p.v_scale = in.v_scale;
+  } else {
+    set_float_v(p, in.v);
+    if (backend == Backend::cpu) {
+      unit_scales.assign(static_cast<size_t>(shape.batch * shape.kv_heads * shape.head_dim), 1.f);
+      p.v_scale = unit_scales.data();
+    }
+  }
+  return p;
+}
+
+}  // namespace detail
+
 // ---- quantization -------------------------------------------------------------
 void channel_mean(const TensorView& k, float* mean, const QuantizeOptions& opt) {
   check_tensor(k, "k", kFloatInputs);
@@ -248,24 +277,8 @@ void attention_quantized(const QuantizedInputs& in, const TensorView& out, float
                            {in.v.data, "v"}, {out.data, "out"}, {lse, "lse"}})
     check_memory(backend, ptr, name);
 
-  AttentionParams p;
-  fill_common(p, shape, out, lse, opt);
-  p.kv_block = opt.kv_block;
-  set_qk(p, in.q, in.k);
-  p.q_scale = in.q_scale;
-  p.k_scale = in.k_scale;
-  p.lse_offset = in.lse_offset;
   std::vector<float> unit_scales;  // float V carries no scale on the CPU
-  if (int8_v) {
-    set_int8_v(p, in.vt);
-    p.v_scale = in.v_scale;
-  } else {
-    set_float_v(p, in.v);
-    if (backend == Backend::cpu) {
-      unit_scales.assign(static_cast<size_t>(shape.batch * shape.kv_heads * shape.head_dim), 1.f);
-      p.v_scale = unit_scales.data();
-    }
-  }
+  AttentionParams p = detail::build_params(in, out, lse, opt, backend, shape, unit_scales);
   run(backend, p);
 }
 
