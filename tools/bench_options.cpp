@@ -1,0 +1,46 @@
+#include "bench_options.hpp"
+
+#include "cli_args.hpp"
+
+namespace intfa::bench {
+
+std::vector<NamedRecipe> base_recipes() {
+  return {{"paper", Recipe::paper()},
+          {"intfa", Recipe::intfa()},
+          {"half-int8", Recipe::half_int8()},
+          {"fp16", Recipe::fp16()},
+          {"fp8-tensor", Recipe::fp8_tensor()}};
+}
+
+NamedRecipe parse_named_recipe(const std::string& name) {
+  try {
+    return {name, parse_recipe(name)};
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+std::vector<NamedRecipe> parse_recipe_list(const std::string& text) {
+  if (text == "all") return base_recipes();
+  std::vector<NamedRecipe> recipes;
+  for (const std::string& name : split_list(text, ',', "--recipe"))
+    recipes.push_back(parse_named_recipe(name));
+  return recipes;
+}
+
+void check_shape(const InputShape& s) {
+  if (s.heads % s.kv_heads != 0)
+    throw UsageError("--heads (" + std::to_string(s.heads) + ") must be a multiple of --kv-heads (" +
+                     std::to_string(s.kv_heads) + ")");
+  if (s.head_dim > kMaxHeadDim)
+    throw UsageError("--head-dim must be in [1, " + std::to_string(kMaxHeadDim) + "] (got " +
+                     std::to_string(s.head_dim) + ")");
+}
+
+std::string shape_string(const InputShape& s) {
+  return "B=" + std::to_string(s.batch) + " H=" + std::to_string(s.heads) +
+         " Hk=" + std::to_string(s.kv_heads) + " Sq=" + std::to_string(s.seqlen_q) +
+         " Sk=" + std::to_string(s.seqlen_k) + " D=" + std::to_string(s.head_dim);
+}
+
+}  // namespace intfa::bench
