@@ -135,7 +135,7 @@ BenchOptions parse_options(const ParsedArgs& args) {
   s.seqlen_q = args.integer("seqlen-q", 2048, 1, kMaxSize);
   s.seqlen_k = args.integer("seqlen-k", s.seqlen_q, 1, kMaxSize);
   s.head_dim = args.integer("head-dim", 128, 1, kMaxHeadDim);
-  check_shape(s);
+  check_head_ratio(s.heads, s.kv_heads);
   o.causal = args.has("causal");
   o.kv_block = static_cast<int32_t>(args.integer("kv-block", 0, 0, kMaxKvBlock));
   o.recipes = parse_recipe_list(args.value("recipe").value_or("all"));

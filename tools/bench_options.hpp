@@ -33,8 +33,9 @@ std::vector<NamedRecipe> base_recipes();
 std::vector<NamedRecipe> parse_recipe_list(const std::string& text);
 NamedRecipe parse_named_recipe(const std::string& name);
 
-// H % Hk == 0 and D in 1..kMaxHeadDim (every size >= 1 is checked by parsing).
-void check_shape(const InputShape& shape);
+// Grouped-query attention needs H % Hk == 0 (sizes themselves are range-checked
+// when parsed: >= 1, D <= kMaxHeadDim).
+void check_head_ratio(int64_t heads, int64_t kv_heads);
 
 // "B=1 H=16 Hk=16 Sq=2048 Sk=2048 D=128"
 std::string shape_string(const InputShape& shape);
