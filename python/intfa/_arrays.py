@@ -185,10 +185,13 @@ def dtype_name(dtype) -> str:
     """'float32' / 'float16' / 'bfloat16' from a NumPy, torch or string dtype."""
     if isinstance(dtype, str):
         name = dtype
+    elif type(dtype).__module__.startswith("torch"):
+        name = str(dtype).rsplit(".", 1)[-1]  # torch.float16 -> float16
     else:
-        name = str(dtype).rsplit(".", 1)[-1]
-        if name.startswith("<class"):
+        try:
             name = np.dtype(dtype).name
+        except TypeError:
+            name = str(dtype)
     aliases = {"float": "float32", "half": "float16", "f32": "float32", "f16": "float16",
                "bf16": "bfloat16", "fp32": "float32", "fp16": "float16"}
     name = aliases.get(name, name)

@@ -1,0 +1,114 @@
+"""PyTorch integration on the CPU: torch tensors in and out, the custom ops
+(torch.library.opcheck), and a torch.compile'd transformer block using
+intfa.sdpa. Skipped when torch is not importable (CI installs NumPy only);
+CUDA is covered by test_cuda.py."""
+import numpy as np
+import pytest
+
+import intfa
+from _helpers import check_close, check_lse, make_qkv, reference
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+if not intfa.torch_ops_registered:
+    pytest.skip("intfa did not register its torch ops (torch < 2.4 or INTFA_DISABLE_TORCH)",
+                allow_module_level=True)
+
+from torch.library import opcheck  # noqa: E402
+
+from _torch_block import run_compiled_block  # noqa: E402
+
+
+def tensors(*arrays, dtype=None, device="cpu"):
+    out = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays]
+    return [t.to(dtype) if dtype is not None else t for t in out]
+
+
+def as_np(t):
+    return t.detach().float().cpu().numpy()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("layout", ["bshd", "bhsd"])
+def test_attention_torch_cpu(dtype, layout):
+    q, k, v = make_qkv(2, 40, 70, 4, 2, 64, seed=21, layout=layout)
+    tq, tk, tv = tensors(q, k, v, dtype=getattr(torch, dtype))
+    out, lse = intfa.attention(tq, tk, tv, causal=True, layout=layout, return_lse=True)
+    assert isinstance(out, torch.Tensor) and out.dtype == tq.dtype and out.shape == tq.shape
+    assert lse.dtype == torch.float32 and lse.shape == (2, 4, 40)
+    # reference on the values the library actually saw (rounded to dtype)
+    ref, ref_lse = reference(as_np(tq), as_np(tk), as_np(tv), True, layout=layout)
+    check_close(as_np(out), ref, "intfa", f"torch {dtype} {layout}", out_dtype=dtype)
+    check_lse(lse.numpy(), ref_lse, "intfa")
+
+
+def test_torch_matches_numpy_bit_for_bit():
+    q, k, v = make_qkv(1, 33, 65, 4, 1, 32, seed=22)
+    expected = intfa.attention(q, k, v, causal=True, recipe="paper")
+    out = intfa.attention(*tensors(q, k, v), causal=True, recipe="paper")
+    np.testing.assert_array_equal(out.numpy(), expected)
+
+
+def test_non_contiguous_and_requires_grad():
+    qkv = torch.randn(2, 50, 3, 4, 32, requires_grad=True)
+    q, k, v = qkv.unbind(2)  # strided views of a packed tensor
+    out = intfa.attention(q, k, v)
+    ref = intfa.attention(*(x.detach().contiguous() for x in (q, k, v)))
+    assert torch.equal(out, ref)
+    with pytest.raises(ValueError, match="head dimension must be contiguous"):
+        intfa.attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+
+
+def test_quantize_and_attention_quantized_torch():
+    q, k, v = tensors(*make_qkv(1, 40, 90, 4, 2, 64, seed=23), dtype=torch.bfloat16)
+    for recipe in ("intfa", "paper", "half-int8"):
+        qi = intfa.quantize(q, k, v, recipe=recipe)
+        assert qi.q_int8.dtype == torch.int8 and qi.dtype == "bfloat16"
+        out = intfa.attention_quantized(qi, causal=True)
+        assert torch.equal(out, intfa.attention(q, k, v, causal=True, recipe=recipe))
+
+
+def test_sdpa_matches_torch_sdpa_cpu():
+    f = torch.nn.functional.scaled_dot_product_attention
+    torch.manual_seed(0)
+    for sq, sk, gqa in [(64, 64, False), (30, 80, True), (80, 30, False)]:
+        q = torch.randn(2, 4, sq, 64)
+        k = torch.randn(2, 2 if gqa else 4, sk, 64)
+        v = torch.randn_like(k)
+        for causal in (False, True):
+            out = intfa.sdpa(q, k, v, is_causal=causal, enable_gqa=gqa)
+            ref = f(q.double(), k.double(), v.double(), is_causal=causal, enable_gqa=gqa)
+            check_close(out.numpy(), ref.numpy(), "intfa", f"sdpa {sq}x{sk} causal={causal}")
+
+
+def test_mixed_frameworks_rejected():
+    q, k, v = make_qkv(1, 8, 8, 2, 2, 32)
+    with pytest.raises(TypeError, match="k is a torch array but q is a numpy array"):
+        intfa.attention(q, torch.from_numpy(k), v)
+
+
+def test_opcheck_custom_ops():
+    q, k, v = tensors(*make_qkv(1, 24, 40, 4, 2, 32, seed=24))
+    opcheck(torch.ops.intfa.attention.default,
+            (q, k, v, True, None, "intfa", "bshd", "auto", "", True))
+    opcheck(torch.ops.intfa.attention.default,
+            (q, k, v, False, 0.2, "paper", "bshd", "cpu", "float16", False))
+    opcheck(torch.ops.intfa.quantize.default, (q, k, v, "intfa", "bshd", "auto"))
+    opcheck(torch.ops.intfa.quantize.default, (q, k, v, "half-int8", "bshd", "auto"))
+    qi = intfa.quantize(q, k, v)
+    opcheck(torch.ops.intfa.attention_quantized.default,
+            (qi.q_int8, qi.q_scale, qi.k_int8, qi.k_scale, qi.lse_offset, qi.vt, qi.v_scale,
+             None, "intfa", "bshd", True, None, "auto", "float32", True))
+    hi = intfa.quantize(q.half(), k.half(), v.half(), recipe="half-int8")
+    opcheck(torch.ops.intfa.attention_quantized.default,
+            (hi.q_int8, hi.q_scale, hi.k_int8, hi.k_scale, None, None, None, hi.v,
+             "half-int8", "bshd", False, None, "auto", "float16", False))
+
+
+def test_torch_compile_transformer_block_cpu():
+    eager, compiled, ref = run_compiled_block("cpu", torch.float32)
+    # the custom op is opaque: the compiled block computes the same attention
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-5)
+    # and the block with INT8 attention stays close to the fp32 block (the
+    # residual stream dilutes the attention error)
+    rel = ((compiled - ref).abs().sum() / ref.abs().sum()).item()
+    assert rel < 0.02, rel
