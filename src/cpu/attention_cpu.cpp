@@ -12,13 +12,17 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include "core/numeric.hpp"
 #include "core/tensor_access.hpp"
 #include "core/threading.hpp"
+#include "core/validate.hpp"
 #include "cpu/cpu_backend.hpp"
+#include "cpu/isa.hpp"
+#include "cpu/simd/kernels.hpp"
 #include "cpu/softmax_row.hpp"
 
 namespace intfa::cpu {
@@ -187,6 +191,18 @@ void run_tiled(const AttentionParams& p) {
 }  // namespace
 
 void attention_tiled(const AttentionParams& p) {
+  if (simd::int_kernel_supports(p)) {
+    switch (active_isa()) {
+      case Isa::avx2: return simd::attention_int_avx2(p);
+      case Isa::avx512: return simd::attention_int_avx512(p);
+      case Isa::avx512_vnni: return simd::attention_int_avx512_vnni(p);
+      case Isa::scalar: break;
+    }
+  }
+  attention_tiled_scalar(p);
+}
+
+void attention_tiled_scalar(const AttentionParams& p) {
   const bool int_qk = p.qk_dtype == DType::i8;
   switch (p.recipe.p) {
     case PFormat::int8_running_max:
@@ -198,6 +214,58 @@ void attention_tiled(const AttentionParams& p) {
     case PFormat::e4m3:
       return int_qk ? run_tiled<int8_t, PFormat::e4m3>(p) : run_tiled<float, PFormat::e4m3>(p);
   }
+}
+
+void attention_f32_flash(const AttentionParams& params) {
+  AttentionParams p = params;
+  if (p.kv_block == 0) p.kv_block = 64;
+  if (p.qk_dtype != DType::f32 || p.v_dtype != DType::f32)
+    throw Error(StatusCode::invalid_argument, "attention_f32_flash takes f32 Q, K and V");
+  switch (active_isa()) {
+    case Isa::avx2: return simd::attention_f32_avx2(p);
+    case Isa::avx512:
+    case Isa::avx512_vnni: return simd::attention_f32_avx512(p);
+    case Isa::scalar: break;
+  }
+  simd::attention_f32_scalar(p);
+}
+
+void attention_f32_flash(const TensorView& q, const TensorView& k, const TensorView& v,
+                         const TensorView& out, float* lse, bool causal,
+                         std::optional<float> softmax_scale, int32_t kv_block) {
+  detail::check_tensor(q, "q", {DType::f32});
+  detail::check_tensor(k, "k", {DType::f32});
+  detail::check_tensor(v, "v", {DType::f32});
+  detail::check_tensor(out, "out", {DType::f32, DType::f16, DType::bf16});
+  if (kv_block < 0 || kv_block > 4096)
+    detail::fail("kv_block must be 0 (default 64) or in 1..4096 (got " +
+                 std::to_string(kv_block) + ")");
+  const detail::Shape s = detail::check_attention_shapes(q, k, &v, out);
+  detail::check_head_dim_cpu(s.head_dim);
+  AttentionOptions opt;
+  opt.softmax_scale = softmax_scale;
+  AttentionParams p;
+  p.batch = static_cast<int32_t>(s.batch);
+  p.heads = static_cast<int32_t>(s.heads);
+  p.kv_heads = static_cast<int32_t>(s.kv_heads);
+  p.seqlen_q = static_cast<int32_t>(s.seqlen_q);
+  p.seqlen_k = static_cast<int32_t>(s.seqlen_k);
+  p.head_dim = static_cast<int32_t>(s.head_dim);
+  p.q = q.data, p.q_batch_stride = q.stride_batch, p.q_row_stride = q.stride_seq,
+  p.q_head_stride = q.stride_head;
+  p.k = k.data, p.k_batch_stride = k.stride_batch, p.k_row_stride = k.stride_seq,
+  p.k_head_stride = k.stride_head;
+  p.v = v.data, p.v_batch_stride = v.stride_batch, p.v_row_stride = v.stride_seq,
+  p.v_head_stride = v.stride_head;
+  p.qk_dtype = DType::f32, p.v_dtype = DType::f32;
+  p.out = out.data, p.out_dtype = out.dtype, p.o_batch_stride = out.stride_batch,
+  p.o_row_stride = out.stride_seq, p.o_head_stride = out.stride_head;
+  p.lse = lse;
+  p.softmax_scale = detail::resolve_softmax_scale(opt, s.head_dim);
+  p.score_scale_log2 = static_cast<float>(static_cast<double>(p.softmax_scale) * M_LOG2E);
+  p.causal = causal;
+  p.kv_block = kv_block;
+  attention_f32_flash(p);
 }
 
 }  // namespace intfa::cpu

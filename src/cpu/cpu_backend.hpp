@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "intfa/params.hpp"
 #include "intfa/types.hpp"
@@ -30,13 +31,33 @@ void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale);
 void prepare_float_qk(const TensorView& x, QKFormat format, float* out, float* scale);
 void prepare_float_v(const TensorView& v, VFormat format, float* out, float* scale);
 
-// Attention on prepared operands.
+// Attention on prepared operands. Runs the vectorized kernel of the selected
+// ISA (cpu/isa.hpp) when the recipe has one (int8 Q/K with int8 V and int8 or
+// uint8 P, or fp16 P with float V), else the portable tiled kernel; every
+// path gives the same bits as attention_emulated.
 void attention_tiled(const AttentionParams& params);
+// The portable (scalar) tiled kernel, whatever the ISA selection says.
+void attention_tiled_scalar(const AttentionParams& params);
 // Direct emulation: one query row at a time, dot products read straight from
 // the strided operands, no tiles, no transposes. Same results bit for bit as
 // attention_tiled (the float operations are shared through numeric.hpp and
 // softmax_row.hpp, the loop structure is not).
 void attention_emulated(const AttentionParams& params);
+
+// Float32 flash attention, the CPU baseline for timing the INT8 kernels: same
+// tiling and threading, fp32 products with FMA, a polynomial exp2, no rounding
+// of P. Built for every ISA (cpu/isa.hpp selects, as for attention_tiled).
+//   params form: q/k f32 [B, S, H, D] and v f32 [B, Sk, Hk, D] (the float-V
+//   layout of AttentionParams), out f32/f16/bf16, lse optional; the q/k/v
+//   scales and lse_offset are ignored; kv_block 0 means 64.
+void attention_f32_flash(const AttentionParams& params);
+// The same from views: q [B, Sq, H, D], k and v [B, Sk, Hk, D], all f32 with
+// any strides (dim contiguous); out f32/f16/bf16; lse [B, H, Sq] or null.
+// Validates like the public API (throws intfa::Error).
+void attention_f32_flash(const TensorView& q, const TensorView& k, const TensorView& v,
+                         const TensorView& out, float* lse, bool causal,
+                         std::optional<float> softmax_scale = std::nullopt,
+                         int32_t kv_block = 0);
 
 // Exact float64 attention; out [B, Sq, H, D] contiguous, lse [B, H, Sq] or null.
 void attention_reference(const TensorView& q, const TensorView& k, const TensorView& v,
