@@ -132,6 +132,15 @@ struct Avx2 {
                                                                                : exp2_libm(x);
   }
 
+  static INTFA_SIMD_INLINE F fround(F x) {
+    return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static INTFA_SIMD_INLINE F fabs(F x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), x); }
+  static INTFA_SIMD_INLINE bool any_gt(F a, F b) {
+    return _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ)) != 0;
+  }
+  static INTFA_SIMD_INLINE I cvt_exact(F x) { return _mm256_cvttps_epi32(x); }
+
   // Fast float exp2 for the f32 baseline: 2^n · p(f), x = n + f, |f| <= 1/2,
   // degree-6 polynomial (rel. error ~2e-7); x < -126 gives 0.
   static INTFA_SIMD_INLINE F exp2_fast(F x) {
@@ -163,6 +172,57 @@ struct Avx2 {
     for (; i < 2 * words; ++i) out[i] = 0;
   }
   static int32_t sum_i8(const int8_t*, int64_t) { return 0; }  // VNNI only
+
+  // The 2 × 4 integer micro-tile of both products, in assembly because GCC
+  // keeps copying (and spilling) accumulator arrays:
+  //   out[r][c][lane] = Σ_{t < steps} vpmaddwd(vec[t·RG + r·8 ..], bcast(b_c[t]))
+  // vec advances by `vec_stride` int32 per step (the row group's width).
+  static constexpr bool kAsmTile = true;
+  static void tile_2x4(const int32_t* vec, int64_t vec_stride, const int32_t* b0,
+                       const int32_t* b1, const int32_t* b2, const int32_t* b3, int64_t steps,
+                       __m256i out[8]) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+            a7 = a0;
+    if (steps > 0) {
+      int64_t t = 0;
+      const int64_t stride_bytes = vec_stride * 4;
+      __asm__(
+          "1:\n\t"
+          "vmovdqu (%[v]), %%ymm8\n\t"
+          "vmovdqu 32(%[v]), %%ymm9\n\t"
+          "vpbroadcastd (%[b0],%[t],4), %%ymm10\n\t"
+          "vpbroadcastd (%[b1],%[t],4), %%ymm11\n\t"
+          "vpmaddwd %%ymm10, %%ymm8, %%ymm12\n\t"
+          "vpmaddwd %%ymm10, %%ymm9, %%ymm13\n\t"
+          "vpaddd %%ymm12, %[a0], %[a0]\n\t"
+          "vpaddd %%ymm13, %[a4], %[a4]\n\t"
+          "vpmaddwd %%ymm11, %%ymm8, %%ymm14\n\t"
+          "vpmaddwd %%ymm11, %%ymm9, %%ymm15\n\t"
+          "vpaddd %%ymm14, %[a1], %[a1]\n\t"
+          "vpaddd %%ymm15, %[a5], %[a5]\n\t"
+          "vpbroadcastd (%[b2],%[t],4), %%ymm10\n\t"
+          "vpbroadcastd (%[b3],%[t],4), %%ymm11\n\t"
+          "vpmaddwd %%ymm10, %%ymm8, %%ymm12\n\t"
+          "vpmaddwd %%ymm10, %%ymm9, %%ymm13\n\t"
+          "vpaddd %%ymm12, %[a2], %[a2]\n\t"
+          "vpaddd %%ymm13, %[a6], %[a6]\n\t"
+          "vpmaddwd %%ymm11, %%ymm8, %%ymm14\n\t"
+          "vpmaddwd %%ymm11, %%ymm9, %%ymm15\n\t"
+          "vpaddd %%ymm14, %[a3], %[a3]\n\t"
+          "vpaddd %%ymm15, %[a7], %[a7]\n\t"
+          "add %[stride], %[v]\n\t"
+          "inc %[t]\n\t"
+          "cmp %[n], %[t]\n\t"
+          "jne 1b\n\t"
+          : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [a4] "+x"(a4),
+            [a5] "+x"(a5), [a6] "+x"(a6), [a7] "+x"(a7), [v] "+r"(vec), [t] "+r"(t)
+          : [b0] "r"(b0), [b1] "r"(b1), [b2] "r"(b2), [b3] "r"(b3), [n] "r"(steps),
+            [stride] "r"(stride_bytes)
+          : "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+    }
+    out[0] = a0, out[1] = a1, out[2] = a2, out[3] = a3;
+    out[4] = a4, out[5] = a5, out[6] = a6, out[7] = a7;
+  }
   static INTFA_SIMD_INLINE int32_t q_word(const int8_t* e) {
     return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(e[0])) |
                                 static_cast<uint32_t>(static_cast<uint16_t>(e[1])) << 16);
@@ -207,6 +267,18 @@ int64_t exp2_mismatches_avx2(const float* xs, int64_t n) {
   return bad;
 }
 
+double p_u8_fast_error_avx2(const float* xs, int64_t n) {
+  double worst = 0;
+  for (int64_t i = 0; i + 8 <= n; i += 8) {
+    alignas(32) float y[8];
+    _mm256_store_ps(y, _mm256_mul_ps(avx2::Avx2::exp2_fast(_mm256_loadu_ps(xs + i)),
+                                     _mm256_set1_ps(255.f)));
+    for (int k = 0; k < 8; ++k)
+      worst = std::max(worst, std::fabs(static_cast<double>(y[k]) - exp2f(xs[i + k]) * 255.f));
+  }
+  return worst;
+}
+
 }  // namespace intfa::cpu::simd
 
 INTFA_SIMD_TARGET_END
@@ -221,6 +293,7 @@ void attention_int_avx2(const AttentionParams&) { no_avx2(); }
 void attention_f32_avx2(const AttentionParams&) { no_avx2(); }
 int64_t exp2_mismatches_avx2(const float*, int64_t) { no_avx2(); }
 bool exp2_vector_ok_avx2() { return false; }
+double p_u8_fast_error_avx2(const float*, int64_t) { no_avx2(); }
 }  // namespace intfa::cpu::simd
 
 #endif

@@ -60,6 +60,18 @@ bool exp2_vector_ok_avx512() {
   return ok;
 }
 
+double p_u8_fast_error_avx512(const float* xs, int64_t n) {
+  double worst = 0;
+  for (int64_t i = 0; i + 16 <= n; i += 16) {
+    alignas(64) float y[16];
+    _mm512_store_ps(y, _mm512_mul_ps(Avx512Bw::exp2_fast(_mm512_loadu_ps(xs + i)),
+                                     _mm512_set1_ps(255.f)));
+    for (int k = 0; k < 16; ++k)
+      worst = std::max(worst, std::fabs(static_cast<double>(y[k]) - exp2f(xs[i + k]) * 255.f));
+  }
+  return worst;
+}
+
 void attention_int_avx512(const AttentionParams& p) {
   if (!exp2_vector_ok_avx512()) Avx512Bw::use_vector_exp2.store(false, std::memory_order_relaxed);
   avx512::attention_int<Avx512Bw>(p);
@@ -81,6 +93,7 @@ void attention_int_avx512(const AttentionParams&) { no_avx512(); }
 void attention_f32_avx512(const AttentionParams&) { no_avx512(); }
 int64_t exp2_mismatches_avx512(const float*, int64_t) { no_avx512(); }
 bool exp2_vector_ok_avx512() { return false; }
+double p_u8_fast_error_avx512(const float*, int64_t) { no_avx512(); }
 }  // namespace intfa::cpu::simd
 
 #endif

@@ -122,6 +122,15 @@ struct Avx512 {
                                                                                : exp2_libm(x);
   }
 
+  static INTFA_SIMD_INLINE F fround(F x) {
+    return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static INTFA_SIMD_INLINE F fabs(F x) { return _mm512_abs_ps(x); }
+  static INTFA_SIMD_INLINE bool any_gt(F a, F b) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ) != 0;
+  }
+  static INTFA_SIMD_INLINE I cvt_exact(F x) { return _mm512_cvttps_epi32(x); }
+
   static INTFA_SIMD_INLINE F exp2_fast(F x) {
     const F xc = _mm512_max_ps(x, _mm512_set1_ps(-126.f));
     const F n = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

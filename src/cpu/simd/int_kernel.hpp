@@ -124,37 +124,49 @@ class IntKernel {
     }
   }
 
+  // Whether V has an assembly 2 × C micro-tile (AVX2: C = 4).
+  template <int C>
+  static constexpr bool tile_asm() {
+    if constexpr (has_asm_tile<V>(0)) return C == 4 && V::kAsmTile;
+    return false;
+  }
+  template <class T>
+  static constexpr auto has_asm_tile(int) -> decltype(T::kAsmTile, bool()) { return true; }
+  template <class T>
+  static constexpr bool has_asm_tile(...) { return false; }
+
+  // Values that live across the micro-kernels are kept in memory (mb_, alpha_,
+  // weight_, rf_, vis_), not in registers: the micro-tiles need all 16 ymm
+  // registers, and GCC spills accumulators otherwise.
   void group_block(int64_t g, int64_t n0, int64_t n, int64_t ng) {
     const int32_t* qw = qw_.data() + g * Dg_ * RG;
-    F rf[Rv], mb[Rv];
-    I vis[Rv];
-    for (int r = 0; r < Rv; ++r) {
-      rf[r] = V::fload(rf_.data() + g * RG + r * L);
-      vis[r] = V::iload(vis_.data() + g * RG + r * L);
-      mb[r] = V::fset1(-std::numeric_limits<float>::infinity());
-    }
+    for (int i = 0; i < RG; ++i) mb_[i] = -std::numeric_limits<float>::infinity();
     // Masking is needed when some row of the group sees fewer keys than n0 + n.
     const bool mask = vis_[g * RG] < n0 + n;
     int64_t j = 0;
-    for (; j + V::Cj <= n; j += V::Cj) scores<V::Cj>(qw, j, n0, rf, vis, mask, mb);
-    for (; j < n; ++j) scores<1>(qw, j, n0, rf, vis, mask, mb);
+    for (; j + V::Cj <= n; j += V::Cj) scores<V::Cj>(g, qw, j, n0, mask);
+    for (; j < n; ++j) scores<1>(g, qw, j, n0, mask);
 
-    F alpha[Rv], weight[Rv];
-    for (int r = 0; r < Rv; ++r) softmax(g, r, n, ng, mb[r], alpha[r], weight[r]);
+    for (int r = 0; r < Rv; ++r) softmax(g, r, n, ng);
 
     int64_t d = 0;
-    for (; d + V::Cd <= D_; d += V::Cd) pv<V::Cd>(g, d, n, ng, alpha, weight);
-    for (; d < D_; ++d) pv<1>(g, d, n, ng, alpha, weight);
+    for (; d + V::Cd <= D_; d += V::Cd) pv<V::Cd>(g, d, n, ng);
+    for (; d < D_; ++d) pv<1>(g, d, n, ng);
   }
 
   // Scores of keys j..j+C-1 of the block for the group's rows into s_[j][row].
   template <int C>
-  INTFA_SIMD_INLINE void scores(const int32_t* qw, int64_t j, int64_t n0, const F* rf,
-                                const I* vis, bool mask, F* mb) {
+  INTFA_SIMD_INLINE void scores(int64_t g, const int32_t* qw, int64_t j, int64_t n0, bool mask) {
     I a[Rv][C];
+    const int32_t* kw = kw_.data() + j * Dg_;
+    if constexpr (tile_asm<C>()) {
+      I out[8];
+      V::tile_2x4(qw, RG, kw, kw + Dg_, kw + 2 * Dg_, kw + 3 * Dg_, Dg_, out);
+      for (int r = 0; r < Rv; ++r)
+        for (int c = 0; c < C; ++c) a[r][c] = out[r * 4 + c];
+    } else {
     for (int r = 0; r < Rv; ++r)
       for (int c = 0; c < C; ++c) a[r][c] = V::izero();
-    const int32_t* kw = kw_.data() + j * Dg_;
     for (int64_t w = 0; w < Dg_; ++w) {
       const I q0 = V::iload(qw + w * RG);
       const I q1 = V::iload(qw + w * RG + L);
@@ -164,26 +176,33 @@ class IntKernel {
         a[1][c] = V::dot(a[1][c], q1, k);
       }
     }
+    }
     const F neg_inf = V::fset1(-std::numeric_limits<float>::infinity());
-    for (int c = 0; c < C; ++c) {
-      const int64_t key = n0 + j + c;
-      const F k_scale = V::fset1(ks_[key]);
-      for (int r = 0; r < Rv; ++r) {
+    for (int r = 0; r < Rv; ++r) {
+      const F rf = V::fload(rf_.data() + g * RG + r * L);
+      F mb = V::fload(mb_ + r * L);
+      for (int c = 0; c < C; ++c) {
+        const int64_t key = n0 + j + c;
         I dot = a[r][c];
         if constexpr (V::kVnni) dot = V::isub(dot, V::iset1(kbias_[j + c]));
         // score_from_dot: dot · (row_factor · k_scale)
-        F s = V::fmul(V::cvt(dot), V::fmul(rf[r], k_scale));
-        if (mask) s = V::fselect(V::igt(vis[r], V::iset1(static_cast<int32_t>(key))), s, neg_inf);
+        F s = V::fmul(V::cvt(dot), V::fmul(rf, V::fset1(ks_[key])));
+        if (mask) {
+          const I vis = V::iload(vis_.data() + g * RG + r * L);
+          s = V::fselect(V::igt(vis, V::iset1(static_cast<int32_t>(key))), s, neg_inf);
+        }
         V::fstore(s_.data() + (j + c) * RG + r * L, s);
-        mb[r] = V::fmax(mb[r], s);
+        mb = V::fmax(mb, s);
       }
+      V::fstore(mb_ + r * L, mb);
     }
   }
 
   // softmax_block for the L rows of vector r: P words into pw_ (or fp16 P into
   // s_), row state update, and the accumulator factors alpha and weight.
-  INTFA_SIMD_INLINE void softmax(int64_t g, int r, int64_t n, int64_t ng, F m_block, F& alpha,
-                                 F& weight) {
+  INTFA_SIMD_INLINE void softmax(int64_t g, int r, int64_t n, int64_t ng) {
+    const F m_block = V::fload(mb_ + r * L);
+    F alpha, weight;
     float* m_ptr = m_.data() + g * RG + r * L;
     float* l_ptr = l_.data() + g * RG + r * L;
     const F m_old = V::fload(m_ptr), l_old = V::fload(l_ptr);
@@ -201,6 +220,7 @@ class IntKernel {
     int32_t* pw = pw_.data() + r * L;
     if constexpr (kP == PFormat::uint8_block_max) {
       const F scale = V::fset1(numeric::kUint8Max);
+      const F near = V::fset1(0.5f - kPFastMargin);
       I sum = V::izero();
       for (int64_t t = 0; t < ng; ++t) {
         I word = V::izero();
@@ -208,7 +228,13 @@ class IntKernel {
           const int64_t j = t * G + e;
           if (j >= n) break;
           const F x = V::fsub(V::fload(s + j * RG), m_block_x);
-          I q = V::round_int(V::fmul(V::exp2(x), scale));  // quantize_p_uint8
+          // quantize_p_uint8(exp2f(x)): the fast exp2 decides unless it lands
+          // near a rounding boundary (see kPFastMargin); then the exact one.
+          const F p_fast = V::fmul(V::exp2_fast(x), scale);
+          F p_round = V::fround(p_fast);
+          if (__builtin_expect(V::any_gt(V::fabs(V::fsub(p_fast, p_round)), near), 0))
+            p_round = V::fround(V::fmul(V::exp2(x), scale));
+          I q = V::cvt_exact(p_round);
           q = V::iselect(dead, V::izero(), q);
           sum = V::iadd(sum, q);
           word = V::ior(word, V::shl_lane(q, e));
@@ -251,13 +277,14 @@ class IntKernel {
       V::fstore(l_ptr, V::fselect(dead, l_old, l_new));
     }
     V::fstore(m_ptr, V::fselect(dead, m_old, m_new));
+    V::fstore(alpha_ + r * L, alpha);
+    V::fstore(weight_ + r * L, weight);
   }
 
   // Channels d..d+C-1: pv = P̂·V̂ (exact int32, or fp32 in key order for fp16 P),
   // then acc = acc·alpha + pv·(weight·v_scale).
   template <int C>
-  INTFA_SIMD_INLINE void pv(int64_t g, int64_t d, int64_t n, int64_t ng, const F* alpha,
-                            const F* weight) {
+  INTFA_SIMD_INLINE void pv(int64_t g, int64_t d, int64_t n, int64_t ng) {
     F pvf[Rv][C];
     if constexpr (kFloatPV) {
       for (int r = 0; r < Rv; ++r)
@@ -273,9 +300,15 @@ class IntKernel {
       }
     } else {
       I a[Rv][C];
+      const int32_t* vw = vw_.data() + d * ng;
+      if constexpr (tile_asm<C>()) {
+        I out[8];
+        V::tile_2x4(pw_.data(), RG, vw, vw + ng, vw + 2 * ng, vw + 3 * ng, ng, out);
+        for (int r = 0; r < Rv; ++r)
+          for (int c = 0; c < C; ++c) a[r][c] = out[r * 4 + c];
+      } else {
       for (int r = 0; r < Rv; ++r)
         for (int c = 0; c < C; ++c) a[r][c] = V::izero();
-      const int32_t* vw = vw_.data() + d * ng;
       for (int64_t t = 0; t < ng; ++t) {
         const I p0 = V::iload(pw_.data() + t * RG), p1 = V::iload(pw_.data() + t * RG + L);
         for (int c = 0; c < C; ++c) {
@@ -284,16 +317,16 @@ class IntKernel {
           a[1][c] = V::dot(a[1][c], p1, vb);
         }
       }
+      }
       for (int r = 0; r < Rv; ++r)
         for (int c = 0; c < C; ++c) pvf[r][c] = V::cvt(a[r][c]);
     }
-    for (int c = 0; c < C; ++c) {
-      const F v_scale = V::fset1(vs_[d + c]);
-      float* acc = acc_.data() + (g * D_ + d + c) * RG;
-      for (int r = 0; r < Rv; ++r) {
-        const F w = V::fmul(weight[r], v_scale);
-        const F a_old = V::fload(acc + r * L);
-        V::fstore(acc + r * L, V::fadd(V::fmul(a_old, alpha[r]), V::fmul(pvf[r][c], w)));
+    for (int r = 0; r < Rv; ++r) {
+      const F alpha = V::fload(alpha_ + r * L), weight = V::fload(weight_ + r * L);
+      for (int c = 0; c < C; ++c) {
+        const F w = V::fmul(weight, V::fset1(vs_[d + c]));
+        float* acc = acc_.data() + (g * D_ + d + c) * RG + r * L;
+        V::fstore(acc, V::fadd(V::fmul(V::fload(acc), alpha), V::fmul(pvf[r][c], w)));
       }
     }
   }
@@ -313,6 +346,7 @@ class IntKernel {
   std::vector<float> m_, l_, rf_;
   std::vector<int32_t> vis_;
   std::vector<int64_t> group_end_;
+  alignas(64) float mb_[RG], alpha_[RG], weight_[RG];
 };
 
 template <class V, PFormat kP>

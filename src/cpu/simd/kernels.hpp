@@ -26,6 +26,17 @@ void attention_f32_avx512(const AttentionParams& p);
 // libm exp2f bit for bit; n must be a multiple of 16.
 int64_t exp2_mismatches_avx2(const float* xs, int64_t n);
 int64_t exp2_mismatches_avx512(const float* xs, int64_t n);
+// Largest |255·exp2_fast(x) - 255·exp2f(x)| over xs (n a multiple of 16): the
+// uint8 P fast path is exact while this stays below kPFastMargin.
+double p_u8_fast_error_avx2(const float* xs, int64_t n);
+double p_u8_fast_error_avx512(const float* xs, int64_t n);
+// The uint8 P fast path: P = rint(255 · exp2_fast(x)) unless 255 · exp2_fast(x)
+// lies within kPFastMargin of a rounding boundary (k + 1/2), where the exact
+// exp2 decides. Exact whenever the fast exp2's error (times 255) is below the
+// margin: measured at ~3e-5 on every float in [-150, 0] (tests/simd), the
+// margin is 1/256.
+inline constexpr float kPFastMargin = 1.0f / 256;
+
 // Whether the SIMD kernels may use their vectorized exp2 (checked once against
 // libm on a sample; cpu/isa.hpp: simd_exp2_matches_libm).
 bool exp2_vector_ok_avx2();
