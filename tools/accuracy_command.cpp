@@ -116,35 +116,6 @@ AccuracyOptions parse_options(const ParsedArgs& args) {
   return o;
 }
 
-// One configuration's evaluated rows: `computed` positions (ascending) are run
-// through every recipe; `scored` indexes into them, the rows that count.
-struct RowSelection {
-  std::vector<int64_t> computed;
-  std::vector<RowPair> scored;
-};
-
-// The drawn rows plus, if not among them, the token holding max |Q|, so that a
-// per-tensor Q scale computed over the selection equals the full tensor's.
-RowSelection select_rows(const std::vector<float>& q, const InputShape& s, int64_t query_rows,
-                         uint64_t seed) {
-  std::mt19937_64 rng(derive_seed(seed, kRowSampleStream));
-  const std::vector<int64_t> drawn = sample_query_rows(s.seqlen_q, query_rows, rng);
-  size_t largest = 0;
-  for (size_t i = 1; i < q.size(); ++i)
-    if (std::fabs(q[i]) > std::fabs(q[largest])) largest = i;
-  const int64_t amax_token =
-      static_cast<int64_t>(largest) / (s.heads * s.head_dim) % s.seqlen_q;  // q is [B, S, H, D]
-  RowSelection rows;
-  rows.computed = drawn;
-  if (!std::binary_search(drawn.begin(), drawn.end(), amax_token))
-    rows.computed.insert(std::lower_bound(rows.computed.begin(), rows.computed.end(), amax_token),
-                         amax_token);
-  for (size_t i = 0; i < rows.computed.size(); ++i)
-    if (std::binary_search(drawn.begin(), drawn.end(), rows.computed[i]))
-      rows.scored.push_back({static_cast<int64_t>(i), static_cast<int64_t>(i)});
-  return rows;
-}
-
 struct Measurement {
   Distribution dist;
   int64_t head_dim, seqlen;
@@ -244,18 +215,15 @@ int run_accuracy_command(const std::vector<std::string>& arg_list) {
           Progress::Step step(progress, config + ": generating inputs");
           inputs = generate_inputs(full, dist, config_seed);
         }
-        const RowSelection rows = select_rows(inputs.q, full, o.query_rows, config_seed);
-        const int64_t n = static_cast<int64_t>(rows.computed.size());
         const int64_t row_width = o.heads * head_dim;
-
+        std::mt19937_64 row_rng(derive_seed(config_seed, kRowSampleStream));
+        const RowSelection rows = select_rows_keeping_q_max(inputs.q, seqlen, row_width, o.query_rows,
+                                                            row_rng);
+        const int64_t n = static_cast<int64_t>(rows.computed.size());
         // The sub-problem of the computed query rows: [B, n, H, D] queries
         // against the full keys and values.
-        std::vector<float> q_rows(static_cast<size_t>(o.batch * n * row_width));
-        for (int64_t b = 0; b < o.batch; ++b)
-          for (int64_t i = 0; i < n; ++i)
-            std::copy_n(inputs.q.begin() + (b * seqlen + rows.computed[static_cast<size_t>(i)]) *
-                                               row_width,
-                        row_width, q_rows.begin() + (b * n + i) * row_width);
+        std::vector<float> q_rows =
+            gather_rows(inputs.q.data(), o.batch, seqlen, row_width, rows.computed);
         Problem sub;
         sub.batch = o.batch, sub.heads = o.heads, sub.kv_heads = o.kv_heads;
         sub.seqlen_q = n, sub.seqlen_k = seqlen, sub.head_dim = head_dim;

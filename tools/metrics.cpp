@@ -37,6 +37,36 @@ int64_t visible_keys(bool causal, int64_t row, int64_t seqlen_q, int64_t seqlen_
   return std::clamp<int64_t>(row + seqlen_k - seqlen_q + 1, 0, seqlen_k);
 }
 
+std::vector<float> gather_rows(const float* x, int64_t batch, int64_t seqlen, int64_t row_width,
+                               const std::vector<int64_t>& rows) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  std::vector<float> gathered(static_cast<size_t>(batch * n * row_width));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < n; ++i)
+      std::copy_n(x + (b * seqlen + rows[static_cast<size_t>(i)]) * row_width, row_width,
+                  gathered.begin() + (b * n + i) * row_width);
+  return gathered;
+}
+
+RowSelection select_rows_keeping_q_max(const std::vector<float>& q, int64_t seqlen_q,
+                                       int64_t row_width, int64_t count, std::mt19937_64& rng) {
+  const std::vector<int64_t> drawn = sample_query_rows(seqlen_q, count, rng);
+  size_t largest = 0;
+  for (size_t i = 1; i < q.size(); ++i)
+    if (std::fabs(q[i]) > std::fabs(q[largest])) largest = i;
+  // q is [B, Sq, H, D]: the largest element's token position, in any batch.
+  const int64_t max_token = static_cast<int64_t>(largest) / row_width % seqlen_q;
+  RowSelection rows;
+  rows.computed = drawn;
+  if (!std::binary_search(drawn.begin(), drawn.end(), max_token))
+    rows.computed.insert(std::lower_bound(rows.computed.begin(), rows.computed.end(), max_token),
+                         max_token);
+  for (size_t i = 0; i < rows.computed.size(); ++i)
+    if (std::binary_search(drawn.begin(), drawn.end(), rows.computed[i]))
+      rows.scored.push_back({static_cast<int64_t>(i), static_cast<int64_t>(i)});
+  return rows;
+}
+
 std::vector<double> reference_rows(const Problem& p, const std::vector<int64_t>& rows) {
   const int64_t B = p.batch, H = p.heads, Hk = p.kv_heads, Sq = p.seqlen_q, Sk = p.seqlen_k,
                 D = p.head_dim;
@@ -50,11 +80,7 @@ std::vector<double> reference_rows(const Problem& p, const std::vector<int64_t>&
                         p.causal);
     return ref;
   }
-  std::vector<float> q_rows(ref.size());  // [B, n, H, D], the sampled query rows
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < n; ++i)
-      std::copy_n(p.q + (b * Sq + rows[static_cast<size_t>(i)]) * row_width, row_width,
-                  q_rows.begin() + (b * n + i) * row_width);
+  const std::vector<float> q_rows = gather_rows(p.q, B, Sq, row_width, rows);  // [B, n, H, D]
   if (!p.causal) {
     attention_reference(TensorView::bshd(q_rows.data(), DType::f32, B, n, H, D), k, v, ref.data(),
                         nullptr, false);

@@ -38,9 +38,34 @@ class ErrorAccumulator {
   double abs_diff_ = 0, abs_ref_ = 0, dot_ = 0, out_sq_ = 0, ref_sq_ = 0, max_abs_ = 0;
 };
 
+// A compared row: token row `out_row` of the output against `ref_row` of the
+// reference (both [B, S, H, D] layouts, each token row H*D values).
+struct RowPair {
+  int64_t out_row = 0;
+  int64_t ref_row = 0;
+};
+
 // Which query rows to check: all rows 0..Sq-1 when `count` is 0 or at least
 // Sq, else `count` distinct rows drawn uniformly without replacement; ascending.
 std::vector<int64_t> sample_query_rows(int64_t seqlen_q, int64_t count, std::mt19937_64& rng);
+
+// The query rows `rows` of x [B, S, H, D] (f32, contiguous): [B, rows.size(), H, D].
+std::vector<float> gather_rows(const float* x, int64_t batch, int64_t seqlen, int64_t row_width,
+                               const std::vector<int64_t>& rows);
+
+// Query rows for an error study of a sub-problem: the `computed` rows (query
+// positions, ascending) go through the recipes with the full K and V, and
+// `scored` pairs index into them: the drawn rows, the ones that count.
+// Besides the drawn rows, `computed` holds the token with the largest |Q|
+// anywhere in the tensor, so a per-tensor Q scale (fp8-tensor) computed over
+// the sub-problem equals the full tensor's; it is scored only if drawn.
+struct RowSelection {
+  std::vector<int64_t> computed;
+  std::vector<RowPair> scored;
+};
+// q [B, Sq, H, D]; draws `count` rows as sample_query_rows does.
+RowSelection select_rows_keeping_q_max(const std::vector<float>& q, int64_t seqlen_q,
+                                       int64_t row_width, int64_t count, std::mt19937_64& rng);
 
 // The float64 reference (intfa::attention_reference) of the query rows `rows`
 // (ascending, distinct) of problem `p` (f32 host inputs): [B, rows.size(), H, D].
@@ -48,12 +73,6 @@ std::vector<int64_t> sample_query_rows(int64_t seqlen_q, int64_t count, std::mt1
 // reference: each row keeps its true position, so causal masking is exact.
 std::vector<double> reference_rows(const Problem& p, const std::vector<int64_t>& rows);
 
-// A compared row: token row `out_row` of the output against `ref_row` of the
-// reference (both [B, S, H, D] layouts, each token row H*D values).
-struct RowPair {
-  int64_t out_row = 0;
-  int64_t ref_row = 0;
-};
 ErrorStats compare_rows(const float* out, int64_t out_seq, const double* ref, int64_t ref_seq,
                         const std::vector<RowPair>& pairs, int64_t batch, int64_t row_width);
 

@@ -40,7 +40,7 @@ as the output of `intfa-bench --json` or `intfa-bench accuracy --json`.
   --help            this text
 
 Objects whose x or y is missing or not a number (e.g. null) are skipped; how
-many is said on stderr. Exit status: 0 success; 2 bad usage or input (an
+many is said on stderr. On success one line on stdout says what was drawn. Exit status: 0 success; 2 bad usage or input (an
 unreadable or malformed input file, no point to draw); 1 the PNG cannot be written.
 
 Example (TOPS against sequence length, one line per recipe):
@@ -166,6 +166,10 @@ int run_plot_command(const std::vector<std::string>& arg_list) {
   if (points == 0)
     throw UsageError("no point to draw in '" + input + "' (check --x, --y and --filter)");
   write_chart_png(chart, output);
+  size_t series = 0;
+  for (const ChartPanel& panel : chart.panels) series += panel.series.size();
+  std::cout << "wrote " << output << ": " << points << " points, " << series << " series, "
+            << chart.panels.size() << " panel" << (chart.panels.size() == 1 ? "" : "s") << "\n";
   return 0;
 }
 
