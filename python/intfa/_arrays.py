@@ -22,6 +22,7 @@ class Adapter:
 
     name = "?"
     has_bf16 = True
+    no_bf16_reason = ""
 
     def empty(self, like, shape, dtype: str):
         raise NotImplementedError
@@ -48,6 +49,7 @@ class Adapter:
 class NumpyAdapter(Adapter):
     name = "numpy"
     has_bf16 = False
+    no_bf16_reason = "NumPy has no bfloat16 output"
 
     def empty(self, like, shape, dtype):
         return np.empty(shape, dtype=np.dtype(dtype))
@@ -91,6 +93,7 @@ class TorchAdapter(Adapter):
 class CupyAdapter(Adapter):
     name = "cupy"
     has_bf16 = False
+    no_bf16_reason = "CuPy has no bfloat16 output"
 
     def __init__(self, cupy):
         self.cupy = cupy
@@ -116,6 +119,8 @@ class JaxAdapter(Adapter):
 
     name = "jax"
     has_bf16 = False
+    no_bf16_reason = ("intfa computes JAX results in NumPy buffers, which have no bfloat16 "
+                      "(bfloat16 JAX inputs are fine)")
 
     def __init__(self, jax):
         self.jax = jax

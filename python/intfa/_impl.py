@@ -39,7 +39,7 @@ def resolve_out_dtype(ad: Adapter, q, out_dtype: Optional[str]) -> str:
     name = out_dtype or ad.dtype_name(q)
     if name == "bfloat16" and not ad.has_bf16:
         raise _core.InvalidArgumentError(
-            f"{ad.name} has no bfloat16: use out_dtype float32 or float16")
+            f"{ad.no_bf16_reason}: pass out_dtype='float32' or 'float16'")
     return name
 
 

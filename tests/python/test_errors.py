@@ -111,7 +111,7 @@ def test_bad_scale(qkv, scale):
 def test_bad_out_dtype(qkv):
     with pytest.raises(ValueError, match="out_dtype must be float32, float16 or bfloat16"):
         intfa.attention(*qkv, out_dtype="int8")
-    with pytest.raises(ValueError, match="numpy has no bfloat16"):
+    with pytest.raises(ValueError, match="NumPy has no bfloat16 output"):
         intfa.attention(*qkv, out_dtype="bfloat16")
 
 

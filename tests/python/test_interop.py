@@ -1,0 +1,48 @@
+"""Other DLPack frameworks: JAX arrays on the CPU and CuPy arrays on CUDA are
+read in place and give outputs of their own kind. Each test skips when its
+framework (or, for CuPy, a GPU and an intfa with CUDA) is missing."""
+import numpy as np
+import pytest
+
+import intfa
+from _helpers import check_close, make_qkv, reference
+
+
+def test_jax_cpu_arrays():
+    jax = pytest.importorskip("jax", reason="JAX is not installed")
+    jnp = jax.numpy
+    q, k, v = make_qkv(1, 40, 60, 4, 2, 64, seed=41)
+    jq, jk, jv = (jnp.asarray(x) for x in (q, k, v))
+    out, lse = intfa.attention(jq, jk, jv, causal=True, return_lse=True)
+    assert isinstance(out, jax.Array) and isinstance(lse, jax.Array)
+    np.testing.assert_array_equal(np.asarray(out), intfa.attention(q, k, v, causal=True))
+    qi = intfa.quantize(jq, jk, jv)
+    assert isinstance(qi.q_int8, jax.Array)
+    np.testing.assert_array_equal(np.asarray(intfa.attention_quantized(qi, causal=True)),
+                                  np.asarray(out))
+    bf = intfa.attention(*(x.astype(jnp.bfloat16) for x in (jq, jk, jv)), out_dtype="float32")
+    ref, _ = reference(*(np.asarray(x.astype(jnp.bfloat16), dtype=np.float32)
+                         for x in (jq, jk, jv)))
+    check_close(np.asarray(bf), ref, "intfa", "jax bf16 inputs")
+    with pytest.raises(ValueError, match="NumPy buffers, which have no bfloat16"):
+        intfa.attention(*(x.astype(jnp.bfloat16) for x in (jq, jk, jv)))
+
+
+def test_cupy_arrays():
+    cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no CUDA device")
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"CuPy cannot reach a CUDA device ({type(e).__name__})")
+    if not intfa.cuda_available():
+        pytest.skip("intfa has no CUDA back-end here")
+    q, k, v = make_qkv(1, 128, 160, 4, 2, 64, seed=42, dtype="float16")
+    cq, ck, cv = (cupy.asarray(x) for x in (q, k, v))
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        out = intfa.attention(cq, ck, cv, causal=True)
+    stream.synchronize()
+    assert isinstance(out, cupy.ndarray) and out.dtype == cupy.float16
+    ref, _ = reference(q, k, v, True)
+    check_close(cupy.asnumpy(out), ref, "intfa", "cupy", out_dtype="float16")
