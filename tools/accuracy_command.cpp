@@ -171,12 +171,7 @@ Chart make_chart(const AccuracyOptions& o, const std::vector<Measurement>& resul
 
 int run_accuracy_command(const std::vector<std::string>& arg_list) {
   const ParsedArgs args(arg_list, kFlags, "intfa-bench accuracy");
-  if (args.has("help")) {
-    std::string usage = kUsage;
-    usage.replace(usage.find("%DISTRIBUTIONS%"), 15, distribution_help());
-    std::cout << usage;
-    return 0;
-  }
+  if (print_help_if_asked(args, kUsage)) return 0;
   const AccuracyOptions o = parse_options(args);
   const std::string rows_text =
       o.query_rows == 0 ? "all query rows" : std::to_string(o.query_rows) + " query rows per S";

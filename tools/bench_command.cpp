@@ -238,12 +238,7 @@ void print_table(const std::vector<BenchRow>& rows, const Problem& p,
 
 int run_bench_command(const std::vector<std::string>& arg_list) {
   const ParsedArgs args(arg_list, kFlags, "intfa-bench");
-  if (args.has("help")) {
-    std::string usage = kUsage;
-    usage.replace(usage.find("%DISTRIBUTIONS%"), 15, distribution_help());
-    std::cout << usage;
-    return 0;
-  }
+  if (print_help_if_asked(args, kUsage)) return 0;
   const BenchOptions o = parse_options(args);
 
   std::unique_ptr<Runner> primary = primary_runner(o.backend);

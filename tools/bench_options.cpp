@@ -1,6 +1,6 @@
 #include "bench_options.hpp"
 
-#include "cli_args.hpp"
+#include <iostream>
 
 namespace intfa::bench {
 
@@ -32,6 +32,15 @@ void check_head_ratio(int64_t heads, int64_t kv_heads) {
   if (heads % kv_heads != 0)
     throw UsageError("--heads (" + std::to_string(heads) + ") must be a multiple of --kv-heads (" +
                      std::to_string(kv_heads) + ")");
+}
+
+bool print_help_if_asked(const ParsedArgs& args, std::string usage) {
+  if (!args.has("help")) return false;
+  const std::string marker = "%DISTRIBUTIONS%";
+  const size_t at = usage.find(marker);
+  if (at != std::string::npos) usage.replace(at, marker.size(), distribution_help());
+  std::cout << usage;
+  return true;
 }
 
 std::string shape_string(const InputShape& s) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_args.hpp"
 #include "inputs.hpp"
 #include "intfa/intfa.hpp"
 
@@ -36,6 +37,10 @@ NamedRecipe parse_named_recipe(const std::string& name);
 // Grouped-query attention needs H % Hk == 0 (sizes themselves are range-checked
 // when parsed: >= 1, D <= kMaxHeadDim).
 void check_head_ratio(int64_t heads, int64_t kv_heads);
+
+// When --help (or -h) was given: prints `usage` on stdout, with the marker
+// %DISTRIBUTIONS% replaced by distribution_help(), and returns true.
+bool print_help_if_asked(const ParsedArgs& args, std::string usage);
 
 // "B=1 H=16 Hk=16 Sq=2048 Sk=2048 D=128"
 std::string shape_string(const InputShape& shape);

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "bench_options.hpp"
 #include "cli_args.hpp"
 #include "commands.hpp"
 #include "json.hpp"
@@ -102,10 +103,7 @@ ChartSeries& series_named(ChartPanel& panel, const std::string& name) {
 
 int run_plot_command(const std::vector<std::string>& arg_list) {
   const ParsedArgs args(arg_list, kFlags, "intfa-bench plot");
-  if (args.has("help")) {
-    std::cout << kUsage;
-    return 0;
-  }
+  if (print_help_if_asked(args, kUsage)) return 0;
   for (const char* required : {"input", "output", "x", "y"})
     if (!args.has(required))
       throw UsageError(std::string("intfa-bench plot needs --") + required + " (see --help)");

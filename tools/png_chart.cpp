@@ -194,7 +194,10 @@ void draw_panel(Canvas& canvas, const Chart& chart, const ChartPanel& panel, int
                       chart.y_label, kBlack, kTextScale);
 
   // Series: lines between consecutive drawable points, then markers on top.
-  for (const ChartSeries& s : panel.series) {
+  // Drawn last to first, so where series coincide (an ablation equal to its
+  // base recipe) the one listed first in the legend stays visible.
+  for (auto it = panel.series.rbegin(); it != panel.series.rend(); ++it) {
+    const ChartSeries& s = *it;
     const auto index = std::find(legend_names.begin(), legend_names.end(), s.name) -
                        legend_names.begin();
     const SeriesStyle style = style_of(static_cast<int>(index));

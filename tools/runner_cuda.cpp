@@ -1,17 +1,226 @@
-// PLACEHOLDER for the CUDA runner of intfa-bench.
+// The CUDA runner of intfa-bench.
 //
-// The CUDA back-end owner replaces the body of make_cuda_runner() with a runner
-// that uploads the f32 host inputs as fp16, times attention_quantized /
-// attention with CUDA events and copies the output back (see tools/runner.hpp
-// for the contract). Until then it returns nullptr, so intfa-bench falls back
-// to the CPU runner and `--backend cuda` reports that CUDA is unavailable.
-//
-// This file is compiled only when INTFA_HAVE_CUDA is ON (tools/CMakeLists.txt
-// links CUDA::cudart); builds without CUDA use runner_cuda_unavailable.cpp.
+// The f32 host problem is converted to fp16 on the host (round to nearest
+// even) and uploaded once; the output is fp16 on the device, copied back as
+// f32. Timing with CUDA events around each call on one stream, medians:
+//   kernel_ms      intfa::attention_quantized on operands quantized once
+//                  beforehand on the GPU, exactly as intfa::attention does
+//                  (channel_mean when the recipe smooths K, quantize_per_token
+//                  for K, quantize_q, quantize_v for int8 V; fp16 V as is for
+//                  half-int8).
+//   end_to_end_ms  one intfa::attention call from the fp16 device inputs:
+//                  quantization + attention, including its scratch allocation
+//                  (stream-ordered) and its one stream synchronization for the
+//                  non-finite check (docs/PERF.md).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "runner.hpp"
 
 namespace intfa::bench {
+namespace {
 
-std::unique_ptr<Runner> make_cuda_runner() { return nullptr; }
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess)
+    throw Error(StatusCode::cuda_error,
+                std::string("intfa-bench CUDA runner: ") + what + ": " + cudaGetErrorString(e));
+}
+
+// IEEE binary16 bits, round to nearest even (as the library rounds).
+uint16_t half_bits(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  const uint32_t sign = (bits >> 16) & 0x8000u, mag = bits & 0x7fffffffu;
+  if (mag >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (mag > 0x7f800000u ? 0x200u : 0u));
+  if (mag >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (mag < 0x38800000u) {
+    float m;
+    std::memcpy(&m, &mag, sizeof m);
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(m * 16777216.f)));
+  }
+  const uint32_t rounded = mag + 0x0fffu + ((mag >> 13) & 1u);
+  return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu,
+                 m = h & 0x3ffu;
+  if (e == 0) {
+    const float v = static_cast<float>(m) * 5.9604644775390625e-8f;
+    return sign ? -v : v;
+  }
+  const uint32_t bits = e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e + 112u) << 23) | (m << 13));
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// Runs f(begin, end) over [0, n) on all cores.
+template <typename F>
+void parallel(size_t n, F&& f) {
+  const size_t threads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  const size_t chunk = (n + threads - 1) / threads;
+  for (size_t t = 0; t < threads; ++t) {
+    const size_t b = t * chunk, e = std::min(n, b + chunk);
+    if (b < e) pool.emplace_back([&f, b, e] { f(b, e); });
+  }
+  for (auto& th : pool) th.join();
+}
+
+class DeviceMemory {
+ public:
+  explicit DeviceMemory(size_t bytes) { check(cudaMalloc(&ptr_, bytes > 0 ? bytes : 1), "cudaMalloc"); }
+  ~DeviceMemory() { cudaFree(ptr_); }
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  template <typename T = void>
+  T* get() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  void* ptr_ = nullptr;
+};
+
+std::unique_ptr<DeviceMemory> upload_half(const float* src, size_t n) {
+  std::vector<uint16_t> host(n);
+  parallel(n, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) host[i] = half_bits(src[i]);
+  });
+  auto d = std::make_unique<DeviceMemory>(n * 2);
+  check(cudaMemcpy(d->get(), host.data(), n * 2, cudaMemcpyHostToDevice), "upload");
+  return d;
+}
+
+template <typename Call>
+double median_ms(cudaStream_t stream, int warmup, int repeats, Call&& call) {
+  for (int i = 0; i < warmup; ++i) call();
+  check(cudaStreamSynchronize(stream), "warm-up");
+  std::vector<cudaEvent_t> events(static_cast<size_t>(2 * repeats));
+  for (auto& e : events) check(cudaEventCreate(&e), "cudaEventCreate");
+  for (int i = 0; i < repeats; ++i) {
+    check(cudaEventRecord(events[static_cast<size_t>(2 * i)], stream), "cudaEventRecord");
+    call();
+    check(cudaEventRecord(events[static_cast<size_t>(2 * i + 1)], stream), "cudaEventRecord");
+  }
+  check(cudaStreamSynchronize(stream), "timed calls");
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    float ms = 0.f;
+    check(cudaEventElapsedTime(&ms, events[static_cast<size_t>(2 * i)], events[static_cast<size_t>(2 * i + 1)]),
+          "cudaEventElapsedTime");
+    times.push_back(ms);
+  }
+  for (auto& e : events) cudaEventDestroy(e);
+  std::sort(times.begin(), times.end());
+  const size_t n = times.size();
+  return n == 0 ? NAN : n % 2 == 1 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+}
+
+class CudaRunner final : public Runner {
+ public:
+  CudaRunner() {
+    int device = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+    device_ = std::string(prop.name) + " sm" + std::to_string(prop.major) + std::to_string(prop.minor);
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  }
+  ~CudaRunner() override { cudaStreamDestroy(stream_); }
+
+  Backend backend() const override { return Backend::cuda; }
+
+  // The int8 Q/K recipes the mma.sync kernels implement: int8 V with int8 or
+  // uint8 P, or fp16 V with fp16 P (half-int8).
+  bool supports(const Recipe& r) const override {
+    if (!r.int8_qk()) return false;
+    if (r.int8_v()) return r.p == PFormat::int8_running_max || r.p == PFormat::uint8_block_max;
+    return r.v == VFormat::fp16 && r.p == PFormat::fp16;
+  }
+
+  RunResult run(const Problem& p, int warmup, int repeats) override {
+    const int64_t B = p.batch, H = p.heads, Hk = p.kv_heads, Sq = p.seqlen_q, Sk = p.seqlen_k,
+                  D = p.head_dim;
+    const auto n = [](int64_t x) { return static_cast<size_t>(x); };
+    const Recipe& r = p.recipe;
+    auto q16 = upload_half(p.q, n(B * Sq * H * D));
+    auto k16 = upload_half(p.k, n(B * Sk * Hk * D));
+    auto v16 = upload_half(p.v, n(B * Sk * Hk * D));
+    DeviceMemory out(n(B * Sq * H * D) * 2);
+    const auto q = TensorView::bshd(q16->get(), DType::f16, B, Sq, H, D);
+    const auto k = TensorView::bshd(k16->get(), DType::f16, B, Sk, Hk, D);
+    const auto v = TensorView::bshd(v16->get(), DType::f16, B, Sk, Hk, D);
+    const auto o = TensorView::bshd(out.get(), DType::f16, B, Sq, H, D);
+    AttentionOptions opt;
+    opt.causal = p.causal;
+    opt.recipe = r;
+    opt.backend = Backend::cuda;
+    opt.kv_block = p.kv_block;
+    opt.stream = stream_;
+    const QuantizeOptions qopt{Backend::cuda, stream_};
+
+    RunResult result;
+    {
+      // Operands quantized once, as intfa::attention quantizes them.
+      DeviceMemory q8(n(B * Sq * H * D)), k8(n(B * Sk * Hk * D)), q_scale(n(B * H * Sq) * 4),
+          k_scale(n(B * Hk * Sk) * 4), k_mean(n(B * Hk * D) * 4), lse_offset(n(B * H * Sq) * 4),
+          vt(r.int8_v() ? n(B * Hk * D * padded_kv_length(Sk)) : 1), v_scale(n(B * Hk * D) * 4);
+      QuantizedInputs in;
+      in.recipe = r;
+      in.q = TensorView::bshd(q8.get(), DType::i8, B, Sq, H, D);
+      in.k = TensorView::bshd(k8.get(), DType::i8, B, Sk, Hk, D);
+      float* mean = r.smooth_k ? k_mean.get<float>() : nullptr;
+      float* offset = r.smooth_k ? lse_offset.get<float>() : nullptr;
+      if (r.smooth_k) channel_mean(k, mean, qopt);
+      quantize_per_token(k, mean, in.k, k_scale.get<float>(), qopt);
+      quantize_q(q, in.q, q_scale.get<float>(), mean, Hk, offset, qopt);
+      in.q_scale = q_scale.get<float>();
+      in.k_scale = k_scale.get<float>();
+      in.lse_offset = offset;
+      if (r.int8_v()) {
+        quantize_v(v, r.v, vt.get<int8_t>(), v_scale.get<float>(), qopt);
+        in.vt = vt.get<int8_t>();
+        in.v_scale = v_scale.get<float>();
+      } else {
+        in.v = v;
+      }
+      result.kernel_ms = median_ms(stream_, warmup, repeats,
+                                   [&] { attention_quantized(in, o, nullptr, opt); });
+    }
+    result.end_to_end_ms =
+        median_ms(stream_, warmup, repeats, [&] { attention(q, k, v, o, nullptr, opt); });
+
+    std::vector<uint16_t> host(n(B * Sq * H * D));
+    check(cudaMemcpy(host.data(), out.get(), host.size() * 2, cudaMemcpyDeviceToHost), "download");
+    result.out.resize(host.size());
+    parallel(host.size(), [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) result.out[i] = half_to_float(host[i]);
+    });
+    const int32_t block = p.kv_block > 0 ? p.kv_block : default_kv_block(Backend::cuda, r, D);
+    result.detail = "cuda " + device_ + " mma.sync kv_block " + std::to_string(block);
+    return result;
+  }
+
+ private:
+  std::string device_;
+  cudaStream_t stream_ = nullptr;
+};
+
+}  // namespace
+
+// nullptr when no CUDA device is visible (intfa-bench then says so).
+std::unique_ptr<Runner> make_cuda_runner() {
+  if (!cuda_available()) return nullptr;
+  return std::make_unique<CudaRunner>();
+}
 
 }  // namespace intfa::bench

@@ -29,18 +29,22 @@ void TextTable::print(std::ostream& os) const {
   for (const auto& row : rows_) print_row(row);
 }
 
-std::string format_number(double value, int significant) {
+namespace {
+// printf-style number, or "-" for NaN (nothing measured).
+std::string format_or_dash(double value, const char* format, int digits) {
   if (std::isnan(value)) return "-";
   char text[32];
-  std::snprintf(text, sizeof text, "%.*g", significant, value);
+  std::snprintf(text, sizeof text, format, digits, value);
   return text;
+}
+}  // namespace
+
+std::string format_number(double value, int significant) {
+  return format_or_dash(value, "%.*g", significant);
 }
 
 std::string format_fixed(double value, int decimals) {
-  if (std::isnan(value)) return "-";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return text;
+  return format_or_dash(value, "%.*f", decimals);
 }
 
 }  // namespace intfa::bench
