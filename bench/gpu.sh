@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# One command on a GPU machine:
+#   bench/gpu.sh OUTDIR
+# 1. configures and builds build/gpu (Release, CUDA architectures from the GPU
+#    present: 90a for compute capability 9.0, else e.g. 80/86/89; ninja, all
+#    cores), building GoogleTest from source first when it is not installed;
+# 2. runs the CUDA tests (ctest -L cuda);
+# 3. runs compute-sanitizer memcheck and racecheck on a small test subset;
+# 4. measures the mma.sync peak rates (bench/mma_peak.cu);
+# 5. benchmarks intfa (intfa-bench --backend cuda --json) against PyTorch's
+#    scaled_dot_product_attention with the flash and cuDNN back-ends at B=4,
+#    H=32, D in {64, 128}, S in {1k..16k}, causal and not;
+# 6. writes JSON lines, a PNG chart and logs to OUTDIR and prints the table
+#    (TOPS, ratios against flash and cuDNN) last.
+# Environment: GPU_SH_SEQLENS, GPU_SH_DIMS, GPU_SH_CAUSAL, GPU_SH_RECIPES narrow
+# the sweep; GPU_SH_SKIP="tests sanitizer bench" skips steps.
+set -euo pipefail
+
+OUT=${1:?usage: bench/gpu.sh OUTDIR}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD=build/gpu
+JOBS=$(nproc)
+SEQLENS=${GPU_SH_SEQLENS:-1024,2048,4096,8192,16384}
+DIMS=${GPU_SH_DIMS:-64,128}
+CAUSAL=${GPU_SH_CAUSAL:-0,1}
+RECIPES=${GPU_SH_RECIPES:-intfa,paper}
+SKIP=${GPU_SH_SKIP:-}
+export PATH=$PATH:/usr/local/cuda/bin
+skip() { [[ " $SKIP " == *" $1 "* ]]; }
+step() { echo; echo "=== $* ($(date +%T))"; }
+
+# ---- GPU and architecture -------------------------------------------------
+step "GPU"
+nvidia-smi --query-gpu=name,compute_cap,clocks.sm,clocks.max.sm,memory.total --format=csv
+GPU_CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' ')
+case "$GPU_CC" in
+  9.0) ARCH=90a ;;
+  *) ARCH=${GPU_CC/./} ;;
+esac
+echo "compute capability $GPU_CC -> CMAKE_CUDA_ARCHITECTURES=$ARCH-real"
+
+# ---- GoogleTest ---------------------------------------------------------------
+GTEST_ARGS=()
+if ! ls /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null 2>&1; then
+  SRC=""
+  for d in "$ROOT/.deps/googletest" /usr/src/googletest; do
+    [[ -f "$d/CMakeLists.txt" ]] && SRC=$d && break
+  done
+  if [[ -n "$SRC" ]]; then
+    step "GoogleTest from $SRC"
+    cmake -S "$SRC" -B build/gtest -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_INSTALL_PREFIX="$ROOT/build/gtest-install" -DBUILD_GMOCK=OFF >/dev/null
+    cmake --build build/gtest -j "$JOBS" >/dev/null
+    cmake --install build/gtest >/dev/null
+    GTEST_ARGS=(-DGTest_ROOT="$ROOT/build/gtest-install")
+  else
+    echo "GoogleTest not found: tests are skipped"
+    GTEST_ARGS=(-DINTFA_BUILD_TESTS=OFF)
+    SKIP="$SKIP tests sanitizer"
+  fi
+fi
+
+# ---- build ------------------------------------------------------------------------
+step "configure + build ($BUILD, $JOBS jobs)"
+cmake --preset gpu -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" -DINTFA_BUILD_PYTHON=OFF \
+  "${GTEST_ARGS[@]}" >"$OUT/configure.log" 2>&1 || { cat "$OUT/configure.log"; exit 1; }
+TARGETS=(intfa-bench)
+skip tests || TARGETS+=(intfa_cuda_tests intfa_cuda_layout_tests)
+/usr/bin/time -f "build: %e s" cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" \
+  >"$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
+tail -1 "$OUT/build.log"
+TEST_BIN=$BUILD/tests/cuda/intfa_cuda_tests
+
+# ---- tests ------------------------------------------------------------------------
+if ! skip tests; then
+  step "ctest -L cuda"
+  ctest --test-dir "$BUILD" -L cuda --output-on-failure -j 1 2>&1 | tee "$OUT/ctest.log" | tail -25
+  "$TEST_BIN" --gtest_filter='CudaAttention.Random*:CudaQuantize.Same*' 2>&1 |
+    grep '\[ intfa \]' | tee -a "$OUT/ctest.log" || true
+fi
+
+# ---- compute-sanitizer ---------------------------------------------------------------
+if ! skip sanitizer; then
+  for tool in memcheck racecheck; do
+    step "compute-sanitizer --tool $tool"
+    compute-sanitizer --tool "$tool" --error-exitcode 1 "$TEST_BIN" \
+      --gtest_filter='CudaSanitize.*:CudaQuantize.NonFinite*' >"$OUT/sanitizer_$tool.log" 2>&1 &&
+      echo "$tool: clean ($(grep -c '\[       OK \]' "$OUT/sanitizer_$tool.log") tests passed)" ||
+      { echo "$tool: FAILED"; tail -40 "$OUT/sanitizer_$tool.log"; }
+  done
+fi
+
+# ---- benchmarks ---------------------------------------------------------------------------
+if ! skip bench; then
+  step "mma.sync peak"
+  nvcc -O3 -gencode=arch=compute_${ARCH},code=sm_${ARCH} bench/mma_peak.cu -o "$BUILD/mma_peak"
+  "$BUILD/mma_peak" | tee "$OUT/mma_peak.jsonl"
+
+  step "intfa ($RECIPES)"
+  : >"$OUT/intfa.jsonl"
+  for d in ${DIMS//,/ }; do
+    for s in ${SEQLENS//,/ }; do
+      for c in ${CAUSAL//,/ }; do
+        flag=""
+        [[ "$c" == 1 ]] && flag="--causal"
+        "$BUILD/tools/intfa-bench" --backend cuda --recipe "$RECIPES" --batch 4 --heads 32 \
+          --seqlen-q "$s" --head-dim "$d" $flag --warmup 5 --repeats 20 --check-rows 16 --json \
+          >>"$OUT/intfa.jsonl" 2>>"$OUT/intfa.err" || echo "intfa-bench failed: D=$d S=$s causal=$c"
+      done
+    done
+  done
+  tail -n 2 "$OUT/intfa.jsonl"
+
+  step "PyTorch SDPA (flash, cuDNN)"
+  PYTHONUNBUFFERED=1 python3 bench/sdpa_bench.py --head-dims "$DIMS" --seqlens "$SEQLENS" \
+    --causal "$CAUSAL" >"$OUT/sdpa.jsonl" 2>"$OUT/sdpa.err" || { echo "sdpa_bench failed"; tail "$OUT/sdpa.err"; }
+
+  step "report"
+  python3 bench/gpu_report.py "$OUT" "$OUT/intfa.jsonl" "$OUT/sdpa.jsonl" | tee "$OUT/table.txt"
+fi

@@ -1,0 +1,290 @@
+// The CUDA back-end entry points (src/core/backend_dispatch.hpp): device and
+// pointer queries, stream-ordered scratch, the support check and the launch of
+// the mma.sync attention kernel. Quantization lives in quantize.cu.
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "common/cuda_check.hpp"
+#include "common/finite_check.hpp"
+#include "core/backend_dispatch.hpp"
+#include "cuda_internal.hpp"
+
+namespace intfa::cuda_backend {
+namespace {
+
+using cuda::AttentionConfig;
+using cuda::PMode;
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw Error(StatusCode::invalid_argument, message);
+}
+
+// The kernel mode a recipe (and V's element type) needs, or why there is none.
+bool mode_for(const Recipe& r, DType v_dtype, PMode* mode, std::string* why) {
+  if (!r.int8_qk()) {
+    *why = "recipe " + recipe_name(r) +
+           " is a float baseline: the CUDA back-end runs the int8 Q/K recipes (paper, intfa, "
+           "half-int8 and their knobs); float baselines run on the CPU back-end";
+    return false;
+  }
+  if (r.int8_v()) {
+    if (r.p == PFormat::int8_running_max) return *mode = PMode::int8_running, true;
+    if (r.p == PFormat::uint8_block_max) return *mode = PMode::uint8_block, true;
+    *why = "recipe " + recipe_name(r) +
+           ": with int8 V the CUDA kernels need P as int8 (paper) or uint8 (p-u8)";
+    return false;
+  }
+  if (r.v == VFormat::fp16 && r.p == PFormat::fp16) {
+    if (v_dtype == DType::f16) return *mode = PMode::f16, true;
+    if (v_dtype == DType::bf16) return *mode = PMode::bf16, true;
+    *why = std::string("recipe half-int8 on the CUDA back-end needs fp16 or bf16 V (got ") +
+           dtype_name(v_dtype) + ")";
+    return false;
+  }
+  *why = "recipe " + recipe_name(r) +
+         " is not supported by the CUDA back-end (supported: int8 V with P int8 or uint8, or "
+         "fp16/bf16 V with fp16 P)";
+  return false;
+}
+
+std::vector<const AttentionConfig*> configs_for(int64_t head_dim, PMode mode) {
+  int n = 0;
+  const AttentionConfig* all = cuda::attention_configs(&n);
+  std::vector<const AttentionConfig*> out;
+  for (int i = 0; i < n; ++i)
+    if (all[i].head_dim == head_dim && all[i].mode == mode) out.push_back(&all[i]);
+  return out;
+}
+
+std::string supported_head_dims() {
+  int n = 0;
+  const AttentionConfig* all = cuda::attention_configs(&n);
+  std::vector<int> dims;
+  for (int i = 0; i < n; ++i) {
+    bool seen = false;
+    for (int d : dims) seen = seen || d == all[i].head_dim;
+    if (!seen) dims.push_back(all[i].head_dim);
+  }
+  std::string s;
+  for (int d : dims) s += (s.empty() ? "" : ", ") + std::to_string(d);
+  return s;
+}
+
+const AttentionConfig& select(const AttentionParams& p, PMode* mode_out) {
+  PMode mode{};
+  std::string why;
+  if (p.qk_dtype != DType::i8)
+    cuda::unsupported("the CUDA back-end needs int8 Q̂ and K̂ (got " +
+                      std::string(dtype_name(p.qk_dtype)) + ")");
+  if (!mode_for(p.recipe, p.v_dtype, &mode, &why)) cuda::unsupported(why);
+  if (p.recipe.int8_v() && p.v_dtype != DType::i8)
+    cuda::unsupported("int8 V recipes need V̂ᵀ as int8");
+  const auto candidates = configs_for(p.head_dim, mode);
+  if (candidates.empty())
+    cuda::unsupported("head dim " + std::to_string(p.head_dim) +
+                      " is not supported by the CUDA back-end (supported: " +
+                      supported_head_dims() + ")");
+  std::string blocks;
+  for (const AttentionConfig* c : candidates) {
+    if (c->block_n == p.kv_block) {
+      *mode_out = mode;
+      return *c;
+    }
+    blocks += (blocks.empty() ? "" : ", ") + std::to_string(c->block_n);
+  }
+  cuda::unsupported("kv_block " + std::to_string(p.kv_block) +
+                    " is not supported by the CUDA kernel for head dim " +
+                    std::to_string(p.head_dim) + " and " + cuda::pmode_name(mode) +
+                    ": its key block is " + blocks +
+                    " (kv_block sets the granularity of P's quantization and of the "
+                    "rescaling, so a kernel cannot emulate another value; pass 0 for the "
+                    "default)");
+}
+
+void check_device_memory(const void* ptr, const char* name) {
+  if (ptr != nullptr && !is_device_pointer(ptr))
+    invalid(std::string(name) +
+            " is host memory, but the CUDA back-end needs device pointers");
+}
+
+bool aligned(const void* p, int64_t bytes) {
+  return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(bytes) == 0;
+}
+
+// 16-byte rows for cp.async: pointer and every stride (in bytes) multiples of 16.
+void check_rows16(const char* name, const void* ptr, int64_t elem_bytes, int64_t sb, int64_t ss,
+                  int64_t sh) {
+  if (!aligned(ptr, 16) || (sb * elem_bytes) % 16 != 0 || (ss * elem_bytes) % 16 != 0 ||
+      (sh * elem_bytes) % 16 != 0)
+    cuda::unsupported(std::string(name) +
+                      " must be 16-byte aligned with batch, row and head strides that are "
+                      "multiples of 16 bytes (the CUDA kernel copies 16-byte chunks with "
+                      "cp.async); got pointer offset " +
+                      std::to_string(reinterpret_cast<uintptr_t>(ptr) % 16) + " and strides " +
+                      std::to_string(sb * elem_bytes) + ", " + std::to_string(ss * elem_bytes) +
+                      ", " + std::to_string(sh * elem_bytes) + " bytes");
+}
+
+int current_device() {
+  int device = 0;
+  INTFA_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
+cuda::KernelParams kernel_params(const AttentionParams& p, const AttentionConfig& c) {
+  cuda::KernelParams k;
+  k.q = static_cast<const int8_t*>(p.q);
+  k.k = static_cast<const int8_t*>(p.k);
+  k.v = p.v;
+  k.q_batch_stride = p.q_batch_stride, k.q_row_stride = p.q_row_stride;
+  k.q_head_stride = p.q_head_stride;
+  k.k_batch_stride = p.k_batch_stride, k.k_row_stride = p.k_row_stride;
+  k.k_head_stride = p.k_head_stride;
+  k.v_batch_stride = p.v_batch_stride, k.v_row_stride = p.v_row_stride;
+  k.v_head_stride = p.v_head_stride;
+  k.q_scale = p.q_scale;
+  k.k_scale = p.k_scale;
+  k.v_scale = p.recipe.int8_v() ? p.v_scale : nullptr;
+  k.lse_offset = p.lse_offset;
+  k.out = p.out;
+  k.o_batch_stride = p.o_batch_stride, k.o_row_stride = p.o_row_stride;
+  k.o_head_stride = p.o_head_stride;
+  k.out_type = p.out_dtype == DType::f32   ? cuda::OutType::f32
+               : p.out_dtype == DType::f16 ? cuda::OutType::f16
+                                           : cuda::OutType::bf16;
+  k.lse = p.lse;
+  k.batch = p.batch, k.heads = p.heads, k.kv_heads = p.kv_heads;
+  k.head_ratio = p.heads / p.kv_heads;
+  k.seqlen_q = p.seqlen_q, k.seqlen_k = p.seqlen_k;
+  k.num_q_blocks = (p.seqlen_q + c.block_m - 1) / c.block_m;
+  k.score_scale_log2 = p.score_scale_log2;
+  k.softmax_scale = p.softmax_scale;
+  k.causal = p.causal;
+  return k;
+}
+
+}  // namespace
+
+bool built() { return true; }
+
+bool available() {
+  static const bool visible = [] {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return count > 0;
+  }();
+  return visible;
+}
+
+bool is_device_pointer(const void* ptr) {
+  if (ptr == nullptr || !available()) return false;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+}
+
+int32_t default_kv_block(const Recipe& recipe, int64_t head_dim) {
+  PMode mode{};
+  std::string why;
+  // V's element type only chooses between the f16 and bf16 kernels, which share
+  // their key block.
+  if (mode_for(recipe, DType::f16, &mode, &why)) {
+    const auto candidates = configs_for(head_dim, mode);
+    if (!candidates.empty()) return candidates.front()->block_n;
+  }
+  return 64;  // check_supported explains what is wrong
+}
+
+void check_supported(const AttentionParams& p) {
+  if (!available())
+    throw Error(StatusCode::backend_unavailable,
+                "the CUDA back-end was requested but no CUDA device is visible");
+  PMode mode{};
+  const AttentionConfig& c = select(p, &mode);
+  const bool int8_v = mode == PMode::int8_running || mode == PMode::uint8_block;
+
+  for (auto [ptr, name] : {std::pair<const void*, const char*>{p.q, "q"}, {p.k, "k"},
+                           {p.v, "v"}, {p.out, "out"}, {p.q_scale, "q_scale"},
+                           {p.k_scale, "k_scale"}, {p.lse, "lse"}, {p.lse_offset, "lse_offset"}})
+    check_device_memory(ptr, name);
+  if (int8_v) check_device_memory(p.v_scale, "v_scale");
+  if (p.q == nullptr || p.k == nullptr || p.v == nullptr || p.out == nullptr ||
+      p.q_scale == nullptr || p.k_scale == nullptr || (int8_v && p.v_scale == nullptr))
+    invalid("the CUDA attention kernel got a null operand pointer");
+
+  check_rows16("Q̂ (q)", p.q, 1, p.q_batch_stride, p.q_row_stride, p.q_head_stride);
+  check_rows16("K̂ (k)", p.k, 1, p.k_batch_stride, p.k_row_stride, p.k_head_stride);
+  if (int8_v) {
+    check_rows16("V̂ᵀ (vt)", p.v, 1, p.v_batch_stride, p.v_row_stride, p.v_head_stride);
+    if (p.v_row_stride < padded_kv_length(p.seqlen_k))
+      invalid("V̂ᵀ's channel stride must cover the padded key length " +
+              std::to_string(padded_kv_length(p.seqlen_k)));
+  } else {
+    check_rows16("V (v)", p.v, 2, p.v_batch_stride, p.v_row_stride, p.v_head_stride);
+  }
+  if (p.out_dtype != DType::f32 && p.out_dtype != DType::f16 && p.out_dtype != DType::bf16)
+    invalid("out must be f32, f16 or bf16");
+  const int64_t pair = 2 * static_cast<int64_t>(dtype_size(p.out_dtype));
+  if (!aligned(p.out, pair) || p.o_batch_stride % 2 != 0 || p.o_row_stride % 2 != 0 ||
+      p.o_head_stride % 2 != 0)
+    cuda::unsupported("out must be aligned to two elements (" + std::to_string(pair) +
+                      " bytes) with even strides: the CUDA kernel stores element pairs");
+  for (auto [ptr, name] : {std::pair<const void*, const char*>{p.q_scale, "q_scale"},
+                           {p.k_scale, "k_scale"}, {p.v_scale, "v_scale"}, {p.lse, "lse"},
+                           {p.lse_offset, "lse_offset"}})
+    if (ptr != nullptr && !aligned(ptr, 4)) invalid(std::string(name) + " must be 4-byte aligned");
+  if (p.heads % p.kv_heads != 0) invalid("query heads must be a multiple of KV heads");
+
+  const int64_t q_blocks = (static_cast<int64_t>(p.seqlen_q) + c.block_m - 1) / c.block_m;
+  if (static_cast<int64_t>(p.batch) * p.heads * q_blocks > INT_MAX)
+    cuda::unsupported("batch · heads · ceil(Sq / " + std::to_string(c.block_m) +
+                      ") must be at most 2^31 - 1 (one CUDA grid)");
+  int optin = 0;
+  INTFA_CUDA_CHECK(
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, current_device()));
+  if (c.smem_bytes > optin)
+    cuda::unsupported("the CUDA kernel for head dim " + std::to_string(p.head_dim) + " and " +
+                      cuda::pmode_name(mode) + " needs " + std::to_string(c.smem_bytes) +
+                      " bytes of shared memory per block; this GPU offers " +
+                      std::to_string(optin));
+}
+
+void* allocate(std::size_t bytes, void* stream) {
+  void* ptr = nullptr;
+  INTFA_CUDA_CHECK(cudaMallocAsync(&ptr, bytes > 0 ? bytes : 1, static_cast<cudaStream_t>(stream)));
+  return ptr;
+}
+
+// Called from destructors: never throws. A failure here means the stream or
+// context is already broken, which the next checked call reports.
+void release(void* ptr, void* stream) {
+  if (ptr != nullptr && cudaFreeAsync(ptr, static_cast<cudaStream_t>(stream)) != cudaSuccess)
+    (void)cudaGetLastError();
+}
+
+void attention(const AttentionParams& p) {
+  PMode mode{};
+  const AttentionConfig& c = select(p, &mode);
+  const cuda::KernelParams k = kernel_params(p, c);
+  const int64_t ctas = static_cast<int64_t>(k.num_q_blocks) * p.heads * p.batch;
+  c.launch(k, ctas, static_cast<cudaStream_t>(p.stream));
+}
+
+void begin_deferred_finite_check(void* stream) {
+  cuda::begin_deferred_scope(static_cast<cudaStream_t>(stream));
+}
+
+void end_deferred_finite_check(void* stream, bool check) {
+  cuda::end_deferred_scope(static_cast<cudaStream_t>(stream), check);
+}
+
+}  // namespace intfa::cuda_backend

@@ -1,0 +1,30 @@
+// CUDA runtime errors -> intfa::Error(cuda_error) with the CUDA error string.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "intfa/types.hpp"
+
+namespace intfa::cuda {
+
+[[noreturn]] inline void throw_cuda_error(cudaError_t e, const char* what) {
+  throw Error(StatusCode::cuda_error, std::string("CUDA error in ") + what + ": " +
+                                          cudaGetErrorString(e) + " (" + cudaGetErrorName(e) +
+                                          ")");
+}
+
+inline void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();  // clear a non-sticky error so later calls start clean
+    throw_cuda_error(e, what);
+  }
+}
+
+// After a kernel launch: configuration errors are reported at once.
+inline void check_launch(const char* kernel) { check_cuda(cudaGetLastError(), kernel); }
+
+}  // namespace intfa::cuda
+
+#define INTFA_CUDA_CHECK(expr) ::intfa::cuda::check_cuda((expr), #expr)

@@ -1,0 +1,37 @@
+// Pieces shared by the CUDA back-end's translation units.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "intfa/types.hpp"
+#include "sm80/kernel_params.hpp"
+#include "sm80/kernel_traits.hpp"
+
+namespace intfa::cuda {
+
+[[noreturn]] inline void unsupported(const std::string& message) {
+  throw Error(StatusCode::unsupported, message);
+}
+
+// One instantiated attention kernel (generated list: see src/cuda/CMakeLists.txt).
+struct AttentionConfig {
+  int32_t head_dim;
+  PMode mode;
+  int32_t block_n;
+  int32_t smem_bytes;
+  int32_t block_m;
+  int32_t threads;
+  void (*launch)(const KernelParams&, int64_t num_ctas, cudaStream_t stream);
+};
+
+template <class T>
+void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stream);
+
+// All instantiated kernels; the first entry for a (head dim, mode) is the
+// default key block.
+const AttentionConfig* attention_configs(int* count);
+
+}  // namespace intfa::cuda

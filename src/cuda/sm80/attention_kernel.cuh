@@ -1,0 +1,390 @@
+// INT8 FlashAttention forward on mma.sync (sm_80 and later): one kernel
+// template, instantiated per (head dim, P format, key block) in the generated
+// files listed by src/cuda/CMakeLists.txt.
+//
+// One CTA = 8 warps = 128 query rows of one (batch, head); each warp owns 16
+// rows and keeps their Q̂ fragments and O accumulator in registers. The keys
+// are walked in blocks of kBlockN (= AttentionParams::kv_block): K̂, V̂ᵀ (or V)
+// and the key scales of a block are copied global -> shared with cp.async,
+// three stages deep (two blocks in flight), one __syncthreads per block.
+//
+// Per block and warp:
+//   S   = Q̂·K̂ᵀ       int32, m16n8k32 s8·s8 (exact)
+//   t   = S · k_scale  (fp32, exact conversion of S, see ptx.cuh)
+//   m_b = max_j t · row_factor (row max in log2 units; row_factor > 0)
+//   P   = 2^(t·row_factor − m_ref) quantized (m_ref = m_b for p-u8, the running
+//         max for p-int8 and 16-bit P), packed into A fragments in registers
+//   O  += P·V          int32 m16n8k32 (8-bit) or fp32 m16n8k16 (16-bit)
+// with the online-softmax bookkeeping of src/cpu/softmax_row.hpp
+// (softmax_block). The O rescale by alpha is skipped when no row of the warp
+// changed its running max (alpha == 1 exactly: same result).
+//
+// Semantics versus the CPU back-end (docs/PERF.md, tests/cuda): identical
+// algorithm and block boundaries; the float operations differ in places:
+// exp2 is ex2.approx (rel. error ~2^-22), t·row_factor − m is one FFMA
+// (the CPU rounds the product and the difference separately, and forms
+// row_factor·k_scale first), rint(255 p) is one FFMA with 2^23, l and the
+// O sums are accumulated in another order, and v_scale is applied at the end.
+// Each can move a P̂ code by one unit when P sits next to a rounding boundary.
+#pragma once
+
+#include <cfloat>
+#include <cstdint>
+
+#include "common/ptx.cuh"
+#include "core/numeric.hpp"
+#include "sm80/kernel_params.hpp"
+#include "sm80/kernel_traits.hpp"
+
+namespace intfa::cuda {
+
+inline constexpr float kLn2 = 0.693147180559945309f;  // as src/cpu/softmax_row.hpp
+
+template <class T>
+__global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
+    attention_kernel(const KernelParams p) {
+  constexpr int kHeadDim = T::kHeadDim, kBlockM = T::kBlockM, kBlockN = T::kBlockN;
+  constexpr int kThreads = T::kThreads;
+  constexpr PMode kMode = T::kMode;
+  constexpr bool kIntP = T::kIntP;
+  constexpr float kNegInf = -__builtin_huge_valf();
+  static_assert((kBlockM * T::kKRowChunks) % kThreads == 0 &&
+                    (kBlockN * T::kKRowChunks) % kThreads == 0 &&
+                    (T::kVRows * T::kVRowChunks) % kThreads == 0 && kBlockN <= kThreads,
+                "copy loops divide evenly among the threads");
+
+  extern __shared__ __align__(128) uint8_t smem[];
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, t = lane & 3;
+
+  // ---- which tile: q blocks fastest (L2 reuse of K/V), heaviest first ------
+  int64_t linear = blockIdx.x;
+  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
+  linear /= p.num_q_blocks;
+  const int h = static_cast<int>(linear % p.heads);
+  const int b = static_cast<int>(linear / p.heads);
+  const int hk = h / p.head_ratio;
+  const int m0 = qb * kBlockM;
+
+  // Keys visible to query row `row` (exclusive bound), bottom-right aligned.
+  auto visible = [&](int row) -> int {
+    if (!p.causal) return p.seqlen_k;
+    const int64_t v = static_cast<int64_t>(row) + p.seqlen_k - p.seqlen_q + 1;
+    return v < 0 ? 0 : (v > p.seqlen_k ? p.seqlen_k : static_cast<int>(v));
+  };
+  const int last_row = min(m0 + kBlockM, p.seqlen_q) - 1;
+  const int n_blocks = (visible(last_row) + kBlockN - 1) / kBlockN;
+
+  const int warp_row0 = m0 + 16 * warp;
+  const bool warp_active = warp_row0 < p.seqlen_q;
+  // Keys some row of the warp sees / every row of the warp sees.
+  const int warp_n_end = warp_active ? visible(min(warp_row0 + 15, p.seqlen_q - 1)) : 0;
+  const int warp_n_full = warp_active ? visible(warp_row0) : 0;
+  const int row_of[2] = {warp_row0 + g, warp_row0 + g + 8};
+  const int visible_of[2] = {visible(row_of[0]), visible(row_of[1])};
+
+  const int8_t* q_base = p.q + b * p.q_batch_stride + h * p.q_head_stride;
+  const int8_t* k_base = p.k + b * p.k_batch_stride + hk * p.k_head_stride;
+  const uint8_t* v_base = static_cast<const uint8_t*>(p.v) +
+                          (b * p.v_batch_stride + hk * p.v_head_stride) * (kIntP ? 1 : 2);
+  const float* ks_base = p.k_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * p.seqlen_k;
+
+  const uint32_t smem0 = smem_u32(smem);
+  auto stage_addr = [&](int s) { return smem0 + static_cast<uint32_t>(s * T::kStageBytes); };
+
+  // ---- global -> shared copies ------------------------------------------------
+  auto load_q = [&]() {
+    const uint32_t dst = stage_addr(T::kStages - 1);
+#pragma unroll
+    for (int it = 0; it < kBlockM * T::kKRowChunks / kThreads; ++it) {
+      const int i = tid + it * kThreads;
+      const int r = i / T::kKRowChunks, c = i % T::kKRowChunks;
+      const bool ok = m0 + r < p.seqlen_q;
+      const int8_t* src = ok ? q_base + (m0 + r) * p.q_row_stride + c * 16 : p.q;
+      cp_async_16(dst + T::q_offset(r, c), src, ok ? 16 : 0);
+    }
+  };
+  auto load_kv = [&](int blk, int s) {
+    const int n0 = blk * kBlockN;
+    const uint32_t dst = stage_addr(s);
+#pragma unroll
+    for (int it = 0; it < kBlockN * T::kKRowChunks / kThreads; ++it) {
+      const int i = tid + it * kThreads;
+      const int r = i / T::kKRowChunks, c = i % T::kKRowChunks;
+      const bool ok = n0 + r < p.seqlen_k;
+      const int8_t* src = ok ? k_base + (n0 + r) * p.k_row_stride + c * 16 : p.k;
+      cp_async_16(dst + T::k_offset(r, c), src, ok ? 16 : 0);
+    }
+#pragma unroll
+    for (int it = 0; it < T::kVRows * T::kVRowChunks / kThreads; ++it) {
+      const int i = tid + it * kThreads;
+      const int r = i / T::kVRowChunks, c = i % T::kVRowChunks;
+      if constexpr (kIntP) {
+        // V̂ᵀ channel r, keys n0.. (inside the zero padding to kVTokenAlign).
+        cp_async_16(dst + T::v_offset(r, c), v_base + r * p.v_row_stride + n0 + c * 16, 16);
+      } else {
+        const bool ok = n0 + r < p.seqlen_k;
+        const uint8_t* src =
+            ok ? v_base + (n0 + r) * p.v_row_stride * 2 + c * 16 : static_cast<const uint8_t*>(p.v);
+        cp_async_16(dst + T::v_offset(r, c), src, ok ? 16 : 0);
+      }
+    }
+    if (tid < kBlockN) {
+      const bool ok = n0 + tid < p.seqlen_k;
+      cp_async_4(dst + T::kScaleOffset + 4 * tid, ok ? ks_base + n0 + tid : p.k_scale, ok ? 4 : 0);
+    }
+  };
+
+  // ---- per-row state ---------------------------------------------------------------
+  float row_factor[2], m_run[2], l_run[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float qs = row_of[r] < p.seqlen_q
+                         ? p.q_scale[(static_cast<int64_t>(b) * p.heads + h) * p.seqlen_q + row_of[r]]
+                         : 0.f;
+    // > 0 so that t·row_factor keeps -inf for masked keys (an all-zero Q̂ row
+    // has t = 0 for every key, so the value is irrelevant).
+    row_factor[r] = fmaxf(numeric::row_score_factor(qs, p.score_scale_log2), FLT_MIN);
+    m_run[r] = kNegInf;
+    l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
+  }
+  float acc[T::kDTiles][4];
+#pragma unroll
+  for (int j = 0; j < T::kDTiles; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+
+  if (n_blocks > 0) {
+    load_q();
+    cp_async_commit();
+    load_kv(0, 0);
+    cp_async_commit();
+    if (n_blocks > 1) load_kv(1, 1);
+    cp_async_commit();
+    cp_async_wait<2>();  // Q̂ landed (this thread's part)
+    __syncthreads();
+    uint32_t qf[T::kDChunks][4];
+#pragma unroll
+    for (int c = 0; c < T::kDChunks; ++c)
+      ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
+
+    int stage = 0;
+    for (int blk = 0; blk < n_blocks; ++blk) {
+      cp_async_wait<1>();  // block blk landed (this thread's part)
+      // Everyone's part landed, and everyone finished block blk-1 (and the Q̂
+      // fragments), so the stage that block blk+2 goes to is free.
+      __syncthreads();
+      if (blk + 2 < n_blocks) load_kv(blk + 2, stage == 0 ? 2 : stage - 1);
+      cp_async_commit();
+      const int n0 = blk * kBlockN;
+      const uint32_t st = stage_addr(stage);
+      stage = stage == 2 ? 0 : stage + 1;
+      if (n0 >= warp_n_end) continue;  // warp-uniform: every row of the warp is masked
+
+      // ---- S = Q̂·K̂ᵀ ----------------------------------------------------------------
+      int32_t s[T::kNTiles][4];
+#pragma unroll
+      for (int j = 0; j < T::kNTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[j][e] = 0;
+#pragma unroll
+      for (int c = 0; c < T::kDChunks; ++c) {
+#pragma unroll
+        for (int jp = 0; jp < T::kNTiles / 2; ++jp) {
+          uint32_t kb[4];
+          ldmatrix_x4(kb, st + T::k_ldsm(lane, jp, c));
+          mma_s8s8(s[2 * jp], qf[c], kb[0], kb[1]);
+          mma_s8s8(s[2 * jp + 1], qf[c], kb[2], kb[3]);
+        }
+      }
+
+      // ---- t = S · k_scale, masking, block row max ------------------------------------
+      // Key of element (j, e) = s_key(j, e, 0) + key_base (the lane part separates).
+      const int key_base = T::s_key(0, 0, t);
+      float x[T::kNTiles][4];
+      const float* ks_smem =
+          reinterpret_cast<const float*>(smem + (st - smem0) + T::kScaleOffset) + key_base;
+#pragma unroll
+      for (int j = 0; j < T::kNTiles; ++j) {
+        const float2 ks = *reinterpret_cast<const float2*>(ks_smem + T::s_key(j, 0, 0));
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          x[j][e] = int_to_float_exact22(s[j][e]) * ((e & 1) ? ks.y : ks.x);
+      }
+      if (n0 + kBlockN > warp_n_full) {  // warp-uniform: ragged or causal-diagonal block
+        const int limit[2] = {visible_of[0] - n0 - key_base, visible_of[1] - n0 - key_base};
+#pragma unroll
+        for (int j = 0; j < T::kNTiles; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (T::s_key(j, e, 0) >= limit[e >> 1]) x[j][e] = kNegInf;
+      }
+      float m_blk[2] = {kNegInf, kNegInf};
+#pragma unroll
+      for (int j = 0; j < T::kNTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) m_blk[e >> 1] = fmaxf(m_blk[e >> 1], x[j][e]);
+
+      float alpha[2], p_offset[2], weight[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 1));
+        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 2));
+        m_blk[r] *= row_factor[r];  // max commutes with the positive scaling
+        const float m_new = fmaxf(m_run[r], m_blk[r]);
+        const float m_new_safe = m_new == kNegInf ? 0.f : m_new;
+        alpha[r] = m_run[r] == m_new ? 1.f : ex2_approx(m_run[r] - m_new_safe);
+        if constexpr (kMode == PMode::uint8_block) {
+          p_offset[r] = m_blk[r] == kNegInf ? 0.f : m_blk[r];
+          weight[r] = ex2_approx(m_blk[r] - m_new_safe) * numeric::kInv255;  // 0 if masked
+        } else {
+          p_offset[r] = m_new_safe;
+          weight[r] = kMode == PMode::int8_running ? numeric::kInv127 : 1.f;
+        }
+        m_run[r] = m_new;
+      }
+
+      // ---- P ------------------------------------------------------------------------------
+      constexpr int kPRegs = T::kPvSteps;
+      uint32_t pa[kPRegs][4];
+      float l_blk[2] = {0.f, 0.f};
+      if constexpr (kIntP) {
+        constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
+        uint32_t w[T::kNTiles][4];
+#pragma unroll
+        for (int j = 0; j < T::kNTiles; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float pr = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
+            if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
+            w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
+          }
+        uint32_t sum[2] = {0u, 0u};
+#pragma unroll
+        for (int cc = 0; cc < kPRegs; ++cc)
+#pragma unroll
+          for (int a = 0; a < 4; ++a) {
+            pa[cc][a] = pack_low_bytes(w[T::p_tile(cc, a, 0)][T::p_elem(a, 0)],
+                                       w[T::p_tile(cc, a, 1)][T::p_elem(a, 1)],
+                                       w[T::p_tile(cc, a, 2)][T::p_elem(a, 2)],
+                                       w[T::p_tile(cc, a, 3)][T::p_elem(a, 3)]);
+            if constexpr (kMode == PMode::uint8_block)
+              sum[a & 1] = __dp4a(pa[cc][a], 0x01010101u, sum[a & 1]);
+          }
+        if constexpr (kMode == PMode::uint8_block) {
+          // l from the quantized P (the weights applied to V sum exactly to l).
+          l_blk[0] = static_cast<float>(sum[0]) * weight[0];
+          l_blk[1] = static_cast<float>(sum[1]) * weight[1];
+        }
+      } else {
+        float pr[T::kNTiles][4];
+#pragma unroll
+        for (int j = 0; j < T::kNTiles; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            pr[j][e] = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
+            l_blk[e >> 1] += pr[j][e];
+          }
+#pragma unroll
+        for (int cc = 0; cc < kPRegs; ++cc)
+#pragma unroll
+          for (int a = 0; a < 4; ++a) {
+            const float lo = pr[T::p_tile(cc, a, 0)][T::p_elem(a, 0)];
+            const float hi = pr[T::p_tile(cc, a, 1)][T::p_elem(a, 1)];
+            pa[cc][a] = kMode == PMode::f16 ? pack_half2(lo, hi) : pack_bf162(lo, hi);
+          }
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + l_blk[r];
+
+      // ---- O = O·alpha + P·V ----------------------------------------------------------------
+      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+#pragma unroll
+        for (int j = 0; j < T::kDTiles; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[j][e] *= alpha[e >> 1];
+      }
+#pragma unroll
+      for (int jdp = 0; jdp < T::kDTiles / 2; ++jdp) {
+        if constexpr (kIntP) {
+          int32_t o[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+#pragma unroll
+          for (int cc = 0; cc < kPRegs; ++cc) {
+            uint32_t vb[4];
+            ldmatrix_x4(vb, st + T::v_ldsm(lane, jdp, cc));
+            if constexpr (kMode == PMode::uint8_block) {
+              mma_u8s8(o[0], pa[cc], vb[0], vb[1]);
+              mma_u8s8(o[1], pa[cc], vb[2], vb[3]);
+            } else {
+              mma_s8s8(o[0], pa[cc], vb[0], vb[1]);
+              mma_s8s8(o[1], pa[cc], vb[2], vb[3]);
+            }
+          }
+#pragma unroll
+          for (int x2 = 0; x2 < 2; ++x2)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              acc[2 * jdp + x2][e] =
+                  fmaf(int_to_float_exact22(o[x2][e]), weight[e >> 1], acc[2 * jdp + x2][e]);
+        } else {
+#pragma unroll
+          for (int cc = 0; cc < kPRegs; ++cc) {
+            uint32_t vb[4];
+            ldmatrix_x4_trans(vb, st + T::v_ldsm(lane, jdp, cc));
+            if constexpr (kMode == PMode::f16) {
+              mma_f16(acc[2 * jdp], pa[cc], vb[0], vb[1]);
+              mma_f16(acc[2 * jdp + 1], pa[cc], vb[2], vb[3]);
+            } else {
+              mma_bf16(acc[2 * jdp], pa[cc], vb[0], vb[1]);
+              mma_bf16(acc[2 * jdp + 1], pa[cc], vb[2], vb[3]);
+            }
+          }
+        }
+      }
+    }
+    cp_async_wait<0>();
+  }
+
+  // ---- epilogue: O = acc · v_scale / l, LSE ---------------------------------------------
+  float inv_l[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = l_run[r];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    inv_l[r] = l > 0.f ? 1.f / l : 0.f;  // fully masked rows: O = 0
+    if (p.lse != nullptr && t == 0 && row_of[r] < p.seqlen_q) {
+      const int64_t idx = (static_cast<int64_t>(b) * p.heads + h) * p.seqlen_q + row_of[r];
+      float lse = kNegInf;
+      if (l > 0.f) {
+        lse = (m_run[r] + log2f(l)) * kLn2;
+        if (p.lse_offset != nullptr) lse += p.softmax_scale * p.lse_offset[idx];
+      }
+      p.lse[idx] = lse;
+    }
+  }
+  const float* vs =
+      p.v_scale ? p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * kHeadDim : nullptr;
+#pragma unroll
+  for (int j = 0; j < T::kDTiles; ++j) {
+    const int col = 8 * j + 2 * t;
+    const float vs0 = vs ? vs[col] : 1.f, vs1 = vs ? vs[col + 1] : 1.f;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      if (row_of[r] >= p.seqlen_q) continue;
+      const float o0 = acc[j][2 * r] * vs0 * inv_l[r];
+      const float o1 = acc[j][2 * r + 1] * vs1 * inv_l[r];
+      const int64_t off = b * p.o_batch_stride + row_of[r] * p.o_row_stride +
+                          h * p.o_head_stride + col;
+      if (p.out_type == OutType::f32) {
+        *reinterpret_cast<float2*>(static_cast<float*>(p.out) + off) = make_float2(o0, o1);
+      } else if (p.out_type == OutType::f16) {
+        *reinterpret_cast<uint32_t*>(static_cast<uint16_t*>(p.out) + off) = pack_half2(o0, o1);
+      } else {
+        *reinterpret_cast<uint32_t*>(static_cast<uint16_t*>(p.out) + off) = pack_bf162(o0, o1);
+      }
+    }
+  }
+}
+
+}  // namespace intfa::cuda

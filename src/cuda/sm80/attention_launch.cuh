@@ -1,0 +1,39 @@
+// Launcher of one attention kernel instantiation. Included by the generated
+// translation units (one per configuration, see src/cuda/CMakeLists.txt), so
+// each kernel compiles on its own and a 2-core CI machine builds them in
+// parallel.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <atomic>
+
+#include "common/cuda_check.hpp"
+#include "cuda_internal.hpp"
+#include "sm80/attention_kernel.cuh"
+
+namespace intfa::cuda {
+
+template <class T>
+void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stream) {
+  // Dynamic shared memory above 48 KB must be opted into, once per device.
+  static std::atomic<uint64_t> configured{0};
+  int device = 0;
+  INTFA_CUDA_CHECK(cudaGetDevice(&device));
+  const uint64_t bit = device < 64 ? (1ull << device) : 0;
+  if (bit == 0 || (configured.load() & bit) == 0) {
+    INTFA_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<T>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          T::kSmemBytes));
+    configured.fetch_or(bit);
+  }
+  attention_kernel<T><<<static_cast<unsigned>(num_ctas), T::kThreads, T::kSmemBytes, stream>>>(p);
+  check_launch("attention_kernel");
+}
+
+}  // namespace intfa::cuda
+
+#define INTFA_INSTANTIATE_ATTENTION(D, MODE, BN)                                      \
+  template void intfa::cuda::launch_attention<                                       \
+      intfa::cuda::KernelTraits<D, intfa::cuda::PMode::MODE, BN>>(                   \
+      const intfa::cuda::KernelParams&, int64_t, cudaStream_t);

@@ -1,0 +1,522 @@
+// The CUDA attention kernel against the CPU back-end (same quantized inputs,
+// same kv_block) and against float64 attention, on fresh random shapes every
+// run (the seed is printed): odd lengths, Sq != Sk, GQA/MQA, causal, every
+// head dim and recipe, f32/f16/bf16 outputs in bshd and bhsd layouts, LSE.
+// Outputs are poisoned (0xFF bytes = NaN) with guard regions around them:
+// every element must be written and no guard byte touched.
+//
+// Tolerance, GPU vs CPU on identical Q̂, K̂, V̂ (derived, not tuned):
+//  * P codes. The GPU forms the exponent as fma(S·k_scale, row_factor, −m)
+//    and takes ex2.approx (rel. error ~2^-22); the CPU rounds S·(row_factor·
+//    k_scale) and the difference separately and calls exp2f. The argument
+//    differs by about one ulp of the score (|s|·2^-24), so round(Q·p) (Q = 255
+//    for uint8, 127 for int8) flips by one code when Q·p lies within
+//    ~Q·p·1e-6 of a half-integer: probability ~1e-4 per key at most, ~0.02
+//    expected flips per row at Sk = 1000. One flipped code of key j moves the
+//    row's output by at most c_j·|v_j − O|/(Q·l) <= 2·amax_d/(Q·l), where l
+//    (>= 1) is the softmax denominator relative to the row max (computed here
+//    from exact scores) and amax_d the largest |v| in column d. We allow
+//    kFlips = 6 such flips per row (P(> 6 flips) < 1e-10 per row).
+//  * 16-bit P. A flip of a fp16 rounding moves p_j by one fp16 ulp
+//    (<= 2^-11·p_j), so all keys together move O by <= 2^-11·max|v_d|. With
+//    bf16 V the GPU must round P to bf16 (the tensor cores multiply bf16 by
+//    bf16) where the CPU rounds to fp16: <= 2^-8·max|v_d|.
+//  * fp32 sums in another order: 2e-5·amax_d; output rounding: one ulp of
+//    the output format at |O| (the CPU output compared is fp32).
+// LSE: kFlips/(Q·l) for uint8 P (l is summed from the quantized codes), plus
+// 1e-5·(1 + |lse|) for the float operations.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "cuda/cuda_test_util.hpp"
+
+namespace intfa::test {
+namespace {
+
+constexpr double kFlips = 6;
+
+struct Case {
+  Shape s;
+  std::string recipe;
+  DType v_dtype = DType::i8;  // f16 / bf16 for half-int8
+  bool causal = false;
+  DType out_dtype = DType::f32;
+  bool bhsd_out = false;
+  bool lse = true;
+  int32_t kv_block = 0;  // 0: the CUDA default
+  Dist dist = Dist::normal;
+  std::string str() const {
+    return s.str() + " " + recipe + (v_dtype == DType::bf16 ? "(bf16 V)" : "") +
+           (causal ? " causal" : "") + " out=" + dtype_name(out_dtype) +
+           (bhsd_out ? " bhsd" : " bshd") + (lse ? " lse" : "") +
+           " kv_block=" + std::to_string(kv_block);
+  }
+};
+
+struct Totals {
+  size_t elements = 0, beyond_float = 0, cases = 0;
+};
+
+// Host quantized inputs from the CPU back-end and their device copies.
+struct Prepared {
+  Recipe recipe;
+  std::vector<int8_t> q8, k8, vt;
+  std::vector<float> q_scale, k_scale, v_scale, lse_offset, k_mean;
+  std::vector<uint8_t> v16;  // half-int8: V as f16/bf16 [B, Sk, Hk, D]
+};
+
+Prepared prepare(const Case& c, const Inputs& x) {
+  const Shape& s = c.s;
+  Prepared p;
+  p.recipe = parse_recipe(c.recipe);
+  const QuantizeOptions cpu{Backend::cpu, nullptr};
+  p.q8.resize(x.q.size()), p.k8.resize(x.k.size());
+  p.q_scale.resize(static_cast<size_t>(s.batch * s.heads * s.seqlen_q));
+  p.k_scale.resize(static_cast<size_t>(s.batch * s.kv_heads * s.seqlen_k));
+  if (p.recipe.smooth_k) {
+    p.k_mean.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim));
+    p.lse_offset.resize(p.q_scale.size());
+    channel_mean(x.kv(), p.k_mean.data(), cpu);
+  }
+  const float* mean = p.recipe.smooth_k ? p.k_mean.data() : nullptr;
+  quantize_per_token(x.kv(), mean,
+                     TensorView::bshd(p.k8.data(), DType::i8, s.batch, s.seqlen_k, s.kv_heads,
+                                      s.head_dim),
+                     p.k_scale.data(), cpu);
+  quantize_q(x.qv(),
+             TensorView::bshd(p.q8.data(), DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim),
+             p.q_scale.data(), mean, s.kv_heads, p.recipe.smooth_k ? p.lse_offset.data() : nullptr,
+             cpu);
+  if (p.recipe.int8_v()) {
+    p.vt.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim * padded_kv_length(s.seqlen_k)));
+    p.v_scale.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim));
+    quantize_v(x.vv(), p.recipe.v, p.vt.data(), p.v_scale.data(), cpu);
+  } else {
+    p.v16 = encode(x.v, c.v_dtype);
+  }
+  return p;
+}
+
+// Exact softmax denominators relative to the row max (l >= 1), per row [B, H, Sq].
+std::vector<double> exact_denominators(const Case& c, const Inputs& x) {
+  const Shape& s = c.s;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(s.head_dim));
+  std::vector<double> l(static_cast<size_t>(s.batch * s.heads * s.seqlen_q), 0.0);
+  const TensorView qv = x.qv(), kv = x.kv();
+  std::vector<double> z(static_cast<size_t>(s.seqlen_k));
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t h = 0; h < s.heads; ++h)
+      for (int64_t i = 0; i < s.seqlen_q; ++i) {
+        const int64_t hk = h / (s.heads / s.kv_heads);
+        const int64_t vis =
+            c.causal ? std::clamp<int64_t>(i + s.seqlen_k - s.seqlen_q + 1, 0, s.seqlen_k)
+                     : s.seqlen_k;
+        double m = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < vis; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < s.head_dim; ++d)
+            dot += static_cast<double>(x.q[static_cast<size_t>(qv.offset(b, i, h) + d)]) *
+                   x.k[static_cast<size_t>(kv.offset(b, j, hk) + d)];
+          z[static_cast<size_t>(j)] = dot * scale;
+          m = std::max(m, dot * scale);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < vis; ++j) sum += std::exp(z[static_cast<size_t>(j)] - m);
+        l[static_cast<size_t>((b * s.heads + h) * s.seqlen_q + i)] = sum;
+      }
+  return l;
+}
+
+void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
+  SCOPED_TRACE(c.str());
+  const Shape& s = c.s;
+  const Inputs x = make_inputs(s, rng, c.dist);
+  const Prepared p = prepare(c, x);
+  const bool int8_v = p.recipe.int8_v();
+  AttentionOptions opt;
+  opt.recipe = p.recipe;
+  opt.causal = c.causal;
+  opt.kv_block = c.kv_block != 0 ? c.kv_block : default_kv_block(Backend::cuda, p.recipe, s.head_dim);
+
+  // CPU (fp32 output, bshd).
+  const size_t n_out = x.q.size(), n_lse = p.q_scale.size();
+  std::vector<float> out_c(n_out), lse_c(n_lse);
+  {
+    QuantizedInputs in;
+    in.recipe = p.recipe;
+    in.q = TensorView::bshd(p.q8.data(), DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
+    in.k = TensorView::bshd(p.k8.data(), DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+    in.q_scale = p.q_scale.data(), in.k_scale = p.k_scale.data();
+    in.lse_offset = p.lse_offset.empty() ? nullptr : p.lse_offset.data();
+    if (int8_v) {
+      in.vt = p.vt.data(), in.v_scale = p.v_scale.data();
+    } else {
+      in.v = TensorView::bshd(p.v16.data(), c.v_dtype, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+    }
+    AttentionOptions o = opt;
+    o.backend = Backend::cpu;
+    attention_quantized(in, TensorView::bshd(out_c.data(), DType::f32, s.batch, s.seqlen_q,
+                                             s.heads, s.head_dim),
+                        lse_c.data(), o);
+  }
+
+  // GPU.
+  auto dev = [](const auto& v) {
+    auto b = std::make_unique<GuardedBuffer>(v.size() * sizeof(v[0]) + 16);
+    if (!v.empty()) b->upload(v.data(), v.size() * sizeof(v[0]));
+    return b;
+  };
+  auto q8 = dev(p.q8), k8 = dev(p.k8), qs = dev(p.q_scale), ks = dev(p.k_scale);
+  auto off = dev(p.lse_offset), vt = dev(p.vt), vs = dev(p.v_scale), v16 = dev(p.v16);
+  const size_t out_bytes = n_out * dtype_size(c.out_dtype);
+  GuardedBuffer out_g(out_bytes), lse_g(n_lse * 4);
+  {
+    QuantizedInputs in;
+    in.recipe = p.recipe;
+    in.q = TensorView::bshd(q8->get(), DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
+    in.k = TensorView::bshd(k8->get(), DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+    in.q_scale = qs->as<float>(), in.k_scale = ks->as<float>();
+    in.lse_offset = p.lse_offset.empty() ? nullptr : off->as<float>();
+    if (int8_v) {
+      in.vt = vt->as<int8_t>(), in.v_scale = vs->as<float>();
+    } else {
+      in.v = TensorView::bshd(v16->get(), c.v_dtype, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+    }
+    AttentionOptions o = opt;
+    o.backend = Backend::cuda;
+    const TensorView out =
+        c.bhsd_out ? TensorView::bhsd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
+                   : TensorView::bshd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
+    attention_quantized(in, out, c.lse ? lse_g.as<float>() : nullptr, o);
+    INTFA_CUDA_OK(cudaDeviceSynchronize());
+  }
+  EXPECT_EQ(out_g.guard_damage(), 0u) << "output written out of bounds";
+  EXPECT_EQ(lse_g.guard_damage(), 0u) << "LSE written out of bounds";
+  const std::vector<uint8_t> out_raw = out_g.download<uint8_t>();
+  const std::vector<float> lse_gpu = lse_g.download<float>();
+
+  // Reference and per-row / per-column magnitudes for the tolerances.
+  std::vector<double> ref(n_out), ref_lse(n_lse);
+  attention_reference(x.qv(), x.kv(), x.vv(), ref.data(), ref_lse.data(), c.causal);
+  const std::vector<double> l_exact = exact_denominators(c, x);
+  const double q_levels = p.recipe.p == PFormat::uint8_block_max ? 255.0 : 127.0;
+  const double p16 = c.v_dtype == DType::bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+
+  const TensorView out_view =
+      c.bhsd_out ? TensorView::bhsd(nullptr, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
+                 : TensorView::bshd(nullptr, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
+  double err_gpu = 0, err_cpu = 0, ref_l1 = 0;
+  size_t unwritten = 0, beyond_float = 0, failures = 0;
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const int64_t hk = h / (s.heads / s.kv_heads);
+      for (int64_t i = 0; i < s.seqlen_q; ++i) {
+        const size_t row = static_cast<size_t>((b * s.heads + h) * s.seqlen_q + i);
+        const int64_t vis =
+            c.causal ? std::clamp<int64_t>(i + s.seqlen_k - s.seqlen_q + 1, 0, s.seqlen_k)
+                     : s.seqlen_k;
+        for (int64_t d = 0; d < s.head_dim; ++d) {
+          const size_t oi = static_cast<size_t>(((b * s.seqlen_q + i) * s.heads + h) * s.head_dim + d);
+          const float g = decode(out_raw.data(), c.out_dtype, static_cast<size_t>(out_view.offset(b, i, h) + d));
+          if (!std::isfinite(g)) {
+            ++unwritten;
+            continue;
+          }
+          const double cpu = out_c[oi];
+          if (vis == 0) {
+            EXPECT_EQ(g, 0.f) << "fully masked row " << i;
+            continue;
+          }
+          double amax = 0;
+          for (int64_t j = 0; j < vis; ++j)
+            amax = std::max(amax, std::fabs(static_cast<double>(
+                                      x.v[static_cast<size_t>(((b * s.seqlen_k + j) * s.kv_heads + hk) * s.head_dim + d)])));
+          const double float_tol = 2e-5 * amax + out_ulp(cpu, c.out_dtype);
+          const double p_tol = int8_v ? kFlips * 2.0 * amax / (q_levels * l_exact[row]) : p16 * amax;
+          const double diff = std::fabs(g - cpu);
+          beyond_float += diff > float_tol;
+          if (diff > float_tol + p_tol && failures++ < 5)
+            ADD_FAILURE() << "O[b=" << b << ", i=" << i << ", h=" << h << ", d=" << d
+                          << "]: gpu " << g << " cpu " << cpu << " |diff| " << diff
+                          << " > tolerance " << float_tol + p_tol << " (l=" << l_exact[row] << ")";
+          const double cpu_rounded = c.out_dtype == DType::f16    ? numeric::round_to_fp16(out_c[oi])
+                                     : c.out_dtype == DType::bf16 ? numeric::round_to_bf16(out_c[oi])
+                                                                  : out_c[oi];
+          err_gpu += std::fabs(g - ref[oi]);
+          err_cpu += std::fabs(cpu_rounded - ref[oi]);
+          ref_l1 += std::fabs(ref[oi]);
+        }
+        if (c.lse) {
+          const float lg = lse_gpu[row];
+          if (vis == 0) {
+            EXPECT_TRUE(std::isinf(lg) && lg < 0) << "LSE of a fully masked row: " << lg;
+          } else {
+            const double tol = (p.recipe.p == PFormat::uint8_block_max ? kFlips / (255.0 * l_exact[row]) : 0.0) +
+                               1e-5 * (1 + std::fabs(lse_c[row]));
+            EXPECT_NEAR(lg, lse_c[row], tol) << "LSE row " << row;
+          }
+        }
+      }
+    }
+  EXPECT_EQ(unwritten, 0u) << "output elements left unwritten (still NaN)";
+  // Same quantized inputs: the GPU's error against float64 is the CPU's.
+  if (ref_l1 > 0) {
+    const double eg = err_gpu / ref_l1, ec = err_cpu / ref_l1;
+    EXPECT_LE(std::fabs(eg - ec), 0.05 * ec + 1e-6) << "rel. L1 error gpu " << eg << " cpu " << ec;
+  }
+  totals.elements += n_out;
+  totals.beyond_float += beyond_float;
+  ++totals.cases;
+}
+
+Case random_case(std::mt19937_64& rng) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  Case c;
+  const int64_t dims[] = {64, 128, 256};
+  const int64_t kv_heads = pick(1, 3), ratio = pick(1, 3);
+  const int64_t max_seq = pick(0, 4) == 0 ? 1100 : 300;
+  c.s = Shape{pick(1, 2), kv_heads * ratio, kv_heads, pick(1, max_seq), pick(1, max_seq), dims[pick(0, 2)]};
+  while (c.s.batch * c.s.heads * c.s.seqlen_q * c.s.seqlen_k * c.s.head_dim > 150'000'000) {
+    c.s.seqlen_q = std::max<int64_t>(1, c.s.seqlen_q / 2);
+    c.s.seqlen_k = std::max<int64_t>(1, c.s.seqlen_k / 2);
+  }
+  const char* recipes[] = {"intfa", "paper", "half-int8", "half-int8", "paper+p-u8", "intfa-smooth-k",
+                           "intfa-v-channel"};
+  c.recipe = recipes[pick(0, 6)];
+  if (c.recipe == "half-int8") c.v_dtype = pick(0, 1) ? DType::f16 : DType::bf16;
+  c.causal = pick(0, 1);
+  const DType outs[] = {DType::f32, DType::f16, DType::bf16};
+  c.out_dtype = outs[pick(0, 2)];
+  c.bhsd_out = pick(0, 1);
+  c.lse = pick(0, 3) != 0;
+  if (c.s.head_dim == 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 128;
+  if (pick(0, 5) == 0) c.dist = Dist::outlier;
+  return c;
+}
+
+TEST(CudaAttention, RandomShapesMatchCpuAndReference) {
+  INTFA_REQUIRE_GPU();
+  print_seed_once();
+  auto rng = rng_for_test();
+  Totals t;
+  for (int i = 0; i < 48 && !HasFailure(); ++i) run_case(random_case(rng), rng, t);
+  std::printf("[ intfa ] %zu cases, %zu output elements; %zu differ from the CPU by more than "
+              "fp32/output rounding (P code flips, see the tolerance comment)\n",
+              t.cases, t.elements, t.beyond_float);
+}
+
+TEST(CudaAttention, EdgeShapes) {
+  INTFA_REQUIRE_GPU();
+  print_seed_once();
+  auto rng = rng_for_test();
+  Totals t;
+  const std::vector<Case> cases = {
+      {{1, 1, 1, 1, 1, 64}, "intfa"},
+      {{1, 2, 1, 1, 1, 128}, "paper", DType::i8, true},
+      {{1, 1, 1, 200, 70, 128}, "intfa", DType::i8, true},   // Sq > Sk: fully masked rows
+      {{1, 1, 1, 300, 5, 64}, "half-int8", DType::f16, true, DType::f16},
+      {{2, 4, 1, 129, 257, 128}, "intfa", DType::i8, true, DType::bf16, true},  // MQA
+      {{1, 6, 2, 127, 129, 256}, "paper", DType::i8, false, DType::f16},        // GQA
+      {{1, 2, 2, 64, 64, 64}, "intfa", DType::i8, true},
+      {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 128},
+      {{1, 3, 3, 1, 1000, 128}, "intfa", DType::i8, false},                     // decode-like
+      {{1, 3, 1, 513, 1, 64}, "half-int8", DType::bf16, false},
+  };
+  for (const Case& c : cases) run_case(c, rng, t);
+}
+
+// More CTAs than the 65535 of a grid's y or z dimension: 1-D grid.
+TEST(CudaAttention, LargeBatchTimesHeads) {
+  INTFA_REQUIRE_GPU();
+  auto rng = rng_for_test();
+  Totals t;
+  Case c{{600, 120, 120, 2, 5, 64}, "intfa"};
+  c.lse = true;
+  run_case(c, rng, t);
+}
+
+TEST(CudaAttention, Deterministic) {
+  INTFA_REQUIRE_GPU();
+  auto rng = rng_for_test();
+  const Shape s{1, 4, 2, 333, 517, 128};
+  const Inputs x = make_inputs(s, rng);
+  std::vector<uint8_t> qh = encode(x.q, DType::f16), kh = encode(x.k, DType::f16), vh = encode(x.v, DType::f16);
+  GuardedBuffer q(qh.size()), k(kh.size()), v(vh.size()), o1(x.q.size() * 2), o2(x.q.size() * 2);
+  q.upload(qh.data(), qh.size()), k.upload(kh.data(), kh.size()), v.upload(vh.data(), vh.size());
+  AttentionOptions opt;
+  opt.causal = true;
+  for (GuardedBuffer* o : {&o1, &o2})
+    attention(TensorView::bshd(q.get(), DType::f16, 1, 333, 4, 128),
+              TensorView::bshd(k.get(), DType::f16, 1, 517, 2, 128),
+              TensorView::bshd(v.get(), DType::f16, 1, 517, 2, 128),
+              TensorView::bshd(o->get(), DType::f16, 1, 333, 4, 128), nullptr, opt);
+  EXPECT_EQ(o1.download<uint16_t>(), o2.download<uint16_t>());
+}
+
+// The one-call API from fp16 device inputs against the CPU's one call on the
+// same fp16 values (quantization included).
+TEST(CudaAttention, OneCallMatchesCpu) {
+  INTFA_REQUIRE_GPU();
+  print_seed_once();
+  auto rng = rng_for_test();
+  for (const char* recipe : {"intfa", "paper", "half-int8"}) {
+    for (bool causal : {false, true}) {
+      const Shape s{2, 4, 2, 201, 333, 128};
+      SCOPED_TRACE(std::string(recipe) + (causal ? " causal" : ""));
+      const Inputs x = make_inputs(s, rng, Dist::outlier);
+      const auto qh = encode(x.q, DType::f16), kh = encode(x.k, DType::f16), vh = encode(x.v, DType::f16);
+      GuardedBuffer q(qh.size()), k(kh.size()), v(vh.size()), o(x.q.size() * 2), l(static_cast<size_t>(s.batch * s.heads * s.seqlen_q) * 4);
+      q.upload(qh.data(), qh.size()), k.upload(kh.data(), kh.size()), v.upload(vh.data(), vh.size());
+      AttentionOptions opt;
+      opt.recipe = parse_recipe(recipe);
+      opt.causal = causal;
+      auto views = [&](const void* qp, const void* kp, const void* vp) {
+        return std::array<TensorView, 3>{
+            TensorView::bshd(qp, DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
+            TensorView::bshd(kp, DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim),
+            TensorView::bshd(vp, DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim)};
+      };
+      const auto g = views(q.get(), k.get(), v.get());
+      attention(g[0], g[1], g[2], TensorView::bshd(o.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
+                l.as<float>(), opt);
+      INTFA_CUDA_OK(cudaDeviceSynchronize());
+      const auto hv = views(qh.data(), kh.data(), vh.data());
+      std::vector<float> oc(x.q.size()), lc(static_cast<size_t>(s.batch * s.heads * s.seqlen_q));
+      AttentionOptions oc_opt = opt;
+      oc_opt.backend = Backend::cpu;
+      oc_opt.kv_block = default_kv_block(Backend::cuda, opt.recipe, s.head_dim);
+      attention(hv[0], hv[1], hv[2], TensorView::bshd(oc.data(), DType::f32, s.batch, s.seqlen_q, s.heads, s.head_dim),
+                lc.data(), oc_opt);
+      const auto og = o.download<uint16_t>();
+      const auto lg = l.download<float>();
+      double err = 0, norm = 0;
+      for (size_t i = 0; i < oc.size(); ++i) {
+        const float gv = numeric::half_bits_to_float(og[i]);
+        ASSERT_TRUE(std::isfinite(gv)) << "element " << i << " unwritten";
+        err += std::fabs(gv - oc[i]);
+        norm += std::fabs(oc[i]);
+      }
+      // fp16 output rounding (2^-11 relative) plus rare P code flips.
+      EXPECT_LE(err / norm, 1e-3) << "rel. L1 difference to the CPU";
+      for (size_t i = 0; i < lc.size(); ++i) ASSERT_NEAR(lg[i], lc[i], 1e-3 * (1 + std::fabs(lc[i])));
+    }
+  }
+}
+
+TEST(CudaAttention, NonFiniteInputsAreRejected) {
+  INTFA_REQUIRE_GPU();
+  const Shape s{1, 2, 2, 40, 50, 64};
+  std::vector<float> base(static_cast<size_t>(s.batch * 50 * 2 * 64), 0.25f);
+  for (const char* which : {"Q", "K", "V"}) {
+    std::vector<float> q(static_cast<size_t>(40 * 2 * 64), 0.5f), k = base, v = base;
+    std::vector<float>& target = which[0] == 'Q' ? q : which[0] == 'K' ? k : v;
+    target[static_cast<size_t>((17 * 2 + 1) * 64 + 3)] = std::numeric_limits<float>::quiet_NaN();
+    GuardedBuffer qd(q.size() * 4), kd(k.size() * 4), vd(v.size() * 4), od(q.size() * 4);
+    qd.upload(q.data(), q.size() * 4), kd.upload(k.data(), k.size() * 4), vd.upload(v.data(), v.size() * 4);
+    AttentionOptions opt;  // intfa: smooth-k, int8 V
+    try {
+      attention(TensorView::bshd(qd.get(), DType::f32, 1, 40, 2, 64),
+                TensorView::bshd(kd.get(), DType::f32, 1, 50, 2, 64),
+                TensorView::bshd(vd.get(), DType::f32, 1, 50, 2, 64),
+                TensorView::bshd(od.get(), DType::f32, 1, 40, 2, 64), nullptr, opt);
+      ADD_FAILURE() << which << ": no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), StatusCode::nonfinite_input) << e.what();
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(which, 0), 0u) << msg;
+      EXPECT_NE(msg.find("token 17, head 1"), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST(CudaAttention, BadInputsGiveClearErrors) {
+  INTFA_REQUIRE_GPU();
+  const Shape s{1, 2, 2, 64, 64, 128};
+  auto rng = rng_for_test();
+  const Inputs x = make_inputs(s, rng);
+  Case c{s, "intfa"};
+  const Prepared p = prepare(c, x);
+  GuardedBuffer q8(p.q8.size() + 64), k8(p.k8.size()), qs(p.q_scale.size() * 4), ks(p.k_scale.size() * 4),
+      off(p.lse_offset.size() * 4), vt(p.vt.size()), vs(p.v_scale.size() * 4), out(x.q.size() * 4);
+  q8.upload(p.q8.data(), p.q8.size()), k8.upload(p.k8.data(), p.k8.size());
+  qs.upload(p.q_scale.data(), p.q_scale.size() * 4), ks.upload(p.k_scale.data(), p.k_scale.size() * 4);
+  off.upload(p.lse_offset.data(), p.lse_offset.size() * 4);
+  vt.upload(p.vt.data(), p.vt.size()), vs.upload(p.v_scale.data(), p.v_scale.size() * 4);
+  auto inputs = [&](const void* qptr, int64_t dim) {
+    QuantizedInputs in;
+    in.recipe = p.recipe;
+    in.q = TensorView::bshd(qptr, DType::i8, 1, 64, 2, dim);
+    in.k = TensorView::bshd(k8.get(), DType::i8, 1, 64, 2, dim);
+    in.q_scale = qs.as<float>(), in.k_scale = ks.as<float>(), in.lse_offset = off.as<float>();
+    in.vt = vt.as<int8_t>(), in.v_scale = vs.as<float>();
+    return in;
+  };
+  auto expect_error = [](StatusCode code, const std::string& needle, auto&& call) {
+    try {
+      call();
+      ADD_FAILURE() << "no error (expected: " << needle << ")";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  AttentionOptions opt;
+  opt.backend = Backend::cuda;
+  const TensorView o = TensorView::bshd(out.get(), DType::f32, 1, 64, 2, 128);
+  // Misaligned Q̂ (the data is valid memory, one byte off).
+  expect_error(StatusCode::unsupported, "16-byte aligned", [&] {
+    attention_quantized(inputs(q8.as<int8_t>() + 1, 128), o, nullptr, opt);
+  });
+  // Host memory.
+  expect_error(StatusCode::invalid_argument, "host memory", [&] {
+    attention_quantized(inputs(p.q8.data(), 128), o, nullptr, opt);
+  });
+  // Unsupported head dim (the same bytes viewed as D = 96: sizes stay in bounds).
+  expect_error(StatusCode::unsupported, "head dim 96", [&] {
+    attention_quantized(inputs(q8.get(), 96), TensorView::bshd(out.get(), DType::f32, 1, 64, 2, 96),
+                        nullptr, opt);
+  });
+  // A key block the kernel does not have.
+  opt.kv_block = 32;
+  expect_error(StatusCode::unsupported, "kv_block 32", [&] {
+    attention_quantized(inputs(q8.get(), 128), o, nullptr, opt);
+  });
+  opt.kv_block = 0;
+  // half-int8 needs 16-bit V on the GPU.
+  std::vector<float> hv(x.v.size(), 1.f);
+  GuardedBuffer vd(hv.size() * 4), qd(x.q.size() * 4);
+  vd.upload(hv.data(), hv.size() * 4), qd.upload(x.q.data(), x.q.size() * 4);
+  AttentionOptions half = opt;
+  half.recipe = Recipe::half_int8();
+  expect_error(StatusCode::unsupported, "fp16 or bf16 V", [&] {
+    attention(TensorView::bshd(qd.get(), DType::f32, 1, 64, 2, 128),
+              TensorView::bshd(vd.get(), DType::f32, 1, 64, 2, 128),
+              TensorView::bshd(vd.get(), DType::f32, 1, 64, 2, 128), o, nullptr, half);
+  });
+  // The back-end still works after the errors.
+  attention_quantized(inputs(q8.get(), 128), o, nullptr, opt);
+  INTFA_CUDA_OK(cudaDeviceSynchronize());
+}
+
+// Small shapes for compute-sanitizer (memcheck, racecheck): every kernel
+// instantiation, ragged and causal blocks. bench/gpu.sh runs this filter.
+TEST(CudaSanitize, SmallShapesEveryKernel) {
+  INTFA_REQUIRE_GPU();
+  auto rng = rng_for_test();
+  Totals t;
+  for (int64_t d : {64, 128, 256})
+    for (const char* r : {"intfa", "paper", "half-int8"}) {
+      Case c{{1, 2, 1, 130, 77, d}, r, std::string(r) == "half-int8" ? DType::bf16 : DType::i8, true,
+             DType::f16, true};
+      run_case(c, rng, t);
+    }
+  Case c{{1, 1, 1, 100, 200, 128}, "intfa", DType::i8, false, DType::f32, false, true, 128};
+  run_case(c, rng, t);
+  Case h{{1, 1, 1, 65, 130, 128}, "half-int8", DType::f16, false};
+  run_case(h, rng, t);
+}
+
+}  // namespace
+}  // namespace intfa::test
