@@ -323,7 +323,9 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
     return run(backend, p);
   }
 
-  // INT8 Q/K: quantize into scratch, then the quantized kernel.
+  // INT8 Q/K: quantize into scratch, then the quantized kernel. On CUDA the
+  // quantization kernels' non-finite checks are read once, before attention.
+  cuda_backend::DeferredFiniteCheck finite_check(backend == Backend::cuda, opt.stream);
   QuantizeOptions qopt{backend, opt.stream};
   QuantizedInputs in;
   in.recipe = r;
@@ -363,6 +365,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
   }
   AttentionOptions qa = opt;
   qa.backend = backend;
+  finite_check.check();  // CUDA: one stream synchronization
   attention_quantized(in, out, lse, qa);
 }
 

@@ -30,4 +30,36 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale, const 
 void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale, void* stream);
 void attention(const AttentionParams& params);
 
+// Non-finite inputs: the CUDA quantization kernels raise a device flag; each
+// quantization entry point synchronizes its stream once to read it and throws
+// Error(nonfinite_input). Between begin and end(check = true) the entry points
+// only register themselves and end() reads the flag once for all of them (one
+// synchronization per one-call attention()). end(check = false) only leaves
+// the deferred mode. No-ops without CUDA.
+void begin_deferred_finite_check(void* stream);
+void end_deferred_finite_check(void* stream, bool check);
+
+class DeferredFiniteCheck {
+ public:
+  DeferredFiniteCheck(bool active, void* stream) : active_(active), stream_(stream) {
+    if (active_) begin_deferred_finite_check(stream_);
+  }
+  ~DeferredFiniteCheck() {
+    if (active_) end_deferred_finite_check(stream_, false);
+  }
+  DeferredFiniteCheck(const DeferredFiniteCheck&) = delete;
+  DeferredFiniteCheck& operator=(const DeferredFiniteCheck&) = delete;
+  // Throws Error(nonfinite_input) if any deferred quantization saw NaN/Inf.
+  void check() {
+    if (active_) {
+      active_ = false;
+      end_deferred_finite_check(stream_, true);
+    }
+  }
+
+ private:
+  bool active_;
+  void* stream_;
+};
+
 }  // namespace intfa::cuda_backend

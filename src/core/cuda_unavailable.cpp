@@ -28,5 +28,7 @@ void quantize_q(const TensorView&, const TensorView&, float*, const float*, int6
 }
 void quantize_v(const TensorView&, VFormat, int8_t*, float*, void*) { unavailable(); }
 void attention(const AttentionParams&) { unavailable(); }
+void begin_deferred_finite_check(void*) {}
+void end_deferred_finite_check(void*, bool) {}
 
 }  // namespace intfa::cuda_backend
