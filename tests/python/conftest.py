@@ -10,7 +10,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import intfa  # noqa: E402  (a failure here must fail the run)
+import pytest  # noqa: E402
+
+try:
+    import intfa  # noqa: E402
+except ImportError as e:  # a failure, with the way out, never a skip
+    pytest.exit(f"the intfa package is not importable by {sys.executable} ({e}): install it "
+                "with `pip install .` (docs/PYTHON.md), or configure CMake with "
+                "-DINTFA_BUILD_PYTHON=ON to test the build tree", returncode=4)
 
 
 def pytest_report_header(config):

@@ -1,6 +1,8 @@
 """Other DLPack frameworks: JAX arrays on the CPU and CuPy arrays on CUDA are
 read in place and give outputs of their own kind. Each test skips when its
 framework (or, for CuPy, a GPU and an intfa with CUDA) is missing."""
+import os
+
 import numpy as np
 import pytest
 
@@ -9,10 +11,14 @@ from _helpers import check_close, make_qkv, reference
 
 
 def test_jax_cpu_arrays():
+    # CPU only: a GPU JAX would also reserve most of the GPU's memory at start-up,
+    # starving the torch tests that run after this one.
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
     jax = pytest.importorskip("jax", reason="JAX is not installed")
     jnp = jax.numpy
+    cpu = jax.devices("cpu")[0]
     q, k, v = make_qkv(1, 40, 60, 4, 2, 64, seed=41)
-    jq, jk, jv = (jnp.asarray(x) for x in (q, k, v))
+    jq, jk, jv = (jax.device_put(x, cpu) for x in (q, k, v))
     out, lse = intfa.attention(jq, jk, jv, causal=True, return_lse=True)
     assert isinstance(out, jax.Array) and isinstance(lse, jax.Array)
     np.testing.assert_array_equal(np.asarray(out), intfa.attention(q, k, v, causal=True))
