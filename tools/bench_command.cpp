@@ -39,7 +39,8 @@ With no flags: the best available back-end (CUDA when built and visible, else
 CPU) runs B=1 H=16 Sq=Sk=2048 D=128, non-causal, for the recipes paper, intfa,
 half-int8, fp16 and fp8-tensor. A recipe the chosen back-end cannot compute
 (the CUDA back-end takes int8 Q/K recipes only) runs on the CPU instead, and
-its backend column says so.
+its backend column says so; on large shapes that takes minutes, so pick the
+recipes with --recipe.
 
 Problem:
   --batch N         batch size B (default 1)
@@ -66,10 +67,11 @@ Inputs (fresh random inputs every run, std::mt19937_64):
 Timing (medians, std::chrono::steady_clock on the CPU, CUDA events on a GPU):
   --warmup N        untimed calls first
   --repeats N       timed calls, the median is reported
-                    Defaults: CUDA 3 warm-ups, 10 repeats. CPU 1 warm-up,
-                    3 repeats, but for problems of more than 2^32 ops (one call
-                    takes seconds on a small CPU, so one call is a stable
-                    figure and the default run stays short) 0 warm-ups, 1 repeat
+                    Defaults, by the back-end that runs the recipe: CUDA 3
+                    warm-ups, 10 repeats. CPU 1 warm-up, 3 repeats, but for
+                    problems of more than 2^32 ops (one call takes seconds on a
+                    small CPU, so one call is a stable figure and the default
+                    run stays short) 0 warm-ups, 1 repeat
 
 Error check against the float64 reference (intfa::attention_reference):
   --check-rows N    query rows compared; 0 = all rows. Default: all rows when
@@ -168,10 +170,86 @@ std::unique_ptr<Runner> primary_runner(Backend requested) {
   return make_cpu_runner();
 }
 
+struct TimingCounts {
+  int warmup = 0, repeats = 1;
+};
+
+// --warmup / --repeats, else the defaults of the back-end that runs the recipe
+// (a recipe falling back to the CPU in a CUDA run gets the CPU's).
+TimingCounts timing_counts(const BenchOptions& o, Backend backend, double ops) {
+  const bool cuda = backend == Backend::cuda;
+  const bool large_on_cpu = !cuda && ops > kLargeCpuProblemOps;
+  return {o.warmup.value_or(cuda ? 3 : large_on_cpu ? 0 : 1),
+          o.repeats.value_or(cuda ? 10 : large_on_cpu ? 1 : 3)};
+}
+
+struct PlannedRun {
+  NamedRecipe recipe;
+  Runner* runner = nullptr;
+  bool fallback = false;  // the chosen back-end cannot compute the recipe: CPU
+  TimingCounts counts;
+};
+
+// The query rows compared with the float64 reference, shared by all recipes.
+struct ReferenceCheck {
+  std::vector<int64_t> rows;      // query positions, ascending
+  std::vector<double> reference;  // [B, rows, H, D]
+  std::vector<RowPair> pairs;     // output row rows[i] against reference row i
+};
+
+ReferenceCheck prepare_check(const BenchOptions& o, const Problem& p, uint64_t seed,
+                             Progress& progress) {
+  ReferenceCheck check;
+  if (!o.check) return check;
+  const double triples = static_cast<double>(p.batch * p.heads) *
+                         static_cast<double>(p.seqlen_q) * static_cast<double>(p.seqlen_k) *
+                         static_cast<double>(p.head_dim);
+  const int64_t wanted = o.check_rows.value_or(triples <= kFullCheckLimit ? 0 : kDefaultCheckRows);
+  std::mt19937_64 row_rng(derive_seed(seed, kRowSampleStream));
+  check.rows = sample_query_rows(p.seqlen_q, wanted, row_rng);
+  {
+    Progress::Step step(progress, "float64 reference on " + std::to_string(check.rows.size()) +
+                                      " query rows");
+    check.reference = reference_rows(p, check.rows);
+  }
+  for (size_t i = 0; i < check.rows.size(); ++i)
+    check.pairs.push_back({check.rows[i], static_cast<int64_t>(i)});
+  return check;
+}
+
+std::string plural(int count, const char* noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
+void print_header(const BenchOptions& o, uint64_t seed, const std::vector<PlannedRun>& plan,
+                  const ReferenceCheck& check) {
+  const InputShape& s = o.shape;
+  std::cout << "intfa-bench " << version() << ": " << shape_string(s)
+            << (o.causal ? " causal" : " non-causal") << ", dist " << distribution_name(o.dist)
+            << ", seed " << seed << " (--seed " << seed << " repeats these inputs)\n";
+  std::vector<Backend> seen;  // one timing line per back-end
+  for (const PlannedRun& run : plan) {
+    const Backend b = run.runner->backend();
+    if (std::find(seen.begin(), seen.end(), b) != seen.end()) continue;
+    seen.push_back(b);
+    std::cout << "timing (" << backend_name(b) << "): median of "
+              << plural(run.counts.repeats, "run") << " after "
+              << plural(run.counts.warmup, "warm-up") << "\n";
+  }
+  if (!o.check)
+    std::cout << "errors: not checked (--no-check)\n";
+  else if (static_cast<int64_t>(check.rows.size()) == s.seqlen_q)
+    std::cout << "errors: against the float64 reference on all " << s.seqlen_q << " query rows\n";
+  else
+    std::cout << "errors: against the float64 reference on " << check.rows.size() << " of "
+              << s.seqlen_q << " query rows drawn at random (--check-rows 0 checks all)\n";
+}
+
 // One recipe's measurements, as printed.
 struct BenchRow {
   std::string recipe, backend, detail;
   bool fallback = false;
+  TimingCounts counts;
   double kernel_ms = NAN, end_to_end_ms = NAN;
   ErrorStats errors;
 };
@@ -180,14 +258,13 @@ double time_ms(const BenchRow& row) {
   return std::isnan(row.kernel_ms) ? row.end_to_end_ms : row.kernel_ms;
 }
 
-std::string json_line(const BenchOptions& o, const Problem& p, uint64_t seed, int warmup,
-                      int repeats, size_t checked_rows, const BenchRow& row,
-                      Backend requested) {
+std::string json_line(const BenchOptions& o, const Problem& p, uint64_t seed,
+                      size_t checked_rows, const BenchRow& row) {
   const double ops = attention_ops(p);
   JsonObject j;
   j.add_string("recipe", row.recipe)
       .add_string("backend", row.backend)
-      .add_string("requested_backend", backend_name(requested))
+      .add_string("requested_backend", backend_name(o.backend))
       .add_bool("fallback", row.fallback)
       .add_string("detail", row.detail)
       .add_integer("batch", p.batch)
@@ -200,8 +277,8 @@ std::string json_line(const BenchOptions& o, const Problem& p, uint64_t seed, in
       .add_integer("kv_block", p.kv_block)
       .add_string("dist", distribution_name(o.dist))
       .add_unsigned("seed", seed)
-      .add_integer("warmup", warmup)
-      .add_integer("repeats", repeats)
+      .add_integer("warmup", row.counts.warmup)
+      .add_integer("repeats", row.counts.repeats)
       .add_number("ops", ops)
       .add_number("time_ms", time_ms(row))
       .add_number("kernel_ms", row.kernel_ms)
@@ -240,11 +317,28 @@ int run_bench_command(const std::vector<std::string>& arg_list) {
   const ParsedArgs args(arg_list, kFlags, "intfa-bench");
   if (print_help_if_asked(args, kUsage)) return 0;
   const BenchOptions o = parse_options(args);
-
-  std::unique_ptr<Runner> primary = primary_runner(o.backend);
-  std::unique_ptr<Runner> cpu_fallback;  // made when a recipe needs it
   const uint64_t seed = o.seed.value_or(fresh_seed());
   const InputShape& s = o.shape;
+
+  // Which runner computes each recipe, and how often.
+  std::unique_ptr<Runner> primary = primary_runner(o.backend);
+  std::unique_ptr<Runner> cpu_fallback;  // made when a recipe needs it
+  Problem p;
+  p.batch = s.batch, p.heads = s.heads, p.kv_heads = s.kv_heads;
+  p.seqlen_q = s.seqlen_q, p.seqlen_k = s.seqlen_k, p.head_dim = s.head_dim;
+  p.causal = o.causal;
+  p.kv_block = o.kv_block;
+  std::vector<PlannedRun> plan;
+  for (const NamedRecipe& named : o.recipes) {
+    PlannedRun run{named, primary.get(), false, {}};
+    if (!primary->supports(named.recipe)) {
+      if (!cpu_fallback) cpu_fallback = make_cpu_runner();
+      run.runner = cpu_fallback.get();
+      run.fallback = true;
+    }
+    run.counts = timing_counts(o, run.runner->backend(), attention_ops(p));
+    plan.push_back(run);
+  }
 
   Progress progress("intfa-bench");
   Inputs inputs;
@@ -252,80 +346,33 @@ int run_bench_command(const std::vector<std::string>& arg_list) {
     Progress::Step step(progress, "generating inputs");
     inputs = generate_inputs(s, o.dist, seed);
   }
-  Problem p;
-  p.batch = s.batch, p.heads = s.heads, p.kv_heads = s.kv_heads;
-  p.seqlen_q = s.seqlen_q, p.seqlen_k = s.seqlen_k, p.head_dim = s.head_dim;
-  p.causal = o.causal;
-  p.kv_block = o.kv_block;
   p.q = inputs.q.data(), p.k = inputs.k.data(), p.v = inputs.v.data();
-  const bool on_cuda = primary->backend() == Backend::cuda;
-  const bool large_on_cpu = !on_cuda && attention_ops(p) > kLargeCpuProblemOps;
-  const int warmup = o.warmup.value_or(on_cuda ? 3 : large_on_cpu ? 0 : 1);
-  const int repeats = o.repeats.value_or(on_cuda ? 10 : large_on_cpu ? 1 : 3);
-
-  // Query rows to check and their float64 reference, shared by all recipes.
-  std::vector<int64_t> rows;
-  std::vector<double> reference;  // [B, rows, H, D]
-  if (o.check) {
-    const double triples = static_cast<double>(s.batch * s.heads) *
-                           static_cast<double>(s.seqlen_q) * static_cast<double>(s.seqlen_k) *
-                           static_cast<double>(s.head_dim);
-    const int64_t wanted = o.check_rows.value_or(triples <= kFullCheckLimit ? 0 : kDefaultCheckRows);
-    std::mt19937_64 row_rng(derive_seed(seed, kRowSampleStream));
-    rows = sample_query_rows(s.seqlen_q, wanted, row_rng);
-    Progress::Step step(progress, "float64 reference on " + std::to_string(rows.size()) +
-                                      " query rows");
-    reference = reference_rows(p, rows);
-  }
-  std::vector<RowPair> pairs;
-  for (size_t i = 0; i < rows.size(); ++i)
-    pairs.push_back({rows[i], static_cast<int64_t>(i)});
-
-  if (!o.json) {
-    std::cout << "intfa-bench " << version() << ": " << shape_string(s)
-              << (o.causal ? " causal" : " non-causal") << ", dist " << distribution_name(o.dist)
-              << ", seed " << seed << " (--seed " << seed << " repeats these inputs)\n"
-              << "timing: median of " << repeats << " run" << (repeats == 1 ? "" : "s")
-              << " after " << warmup << " warm-up" << (warmup == 1 ? "" : "s") << "\n";
-    if (!o.check)
-      std::cout << "errors: not checked (--no-check)\n";
-    else if (static_cast<int64_t>(rows.size()) == s.seqlen_q)
-      std::cout << "errors: against the float64 reference on all " << s.seqlen_q
-                << " query rows\n";
-    else
-      std::cout << "errors: against the float64 reference on " << rows.size() << " of "
-                << s.seqlen_q << " query rows drawn at random (--check-rows 0 checks all)\n";
-  }
+  const ReferenceCheck check = prepare_check(o, p, seed, progress);
+  if (!o.json) print_header(o, seed, plan, check);
 
   std::vector<BenchRow> table_rows;
-  for (const NamedRecipe& named : o.recipes) {
-    Runner* runner = primary.get();
-    BenchRow row;
-    row.recipe = named.name;
-    if (!runner->supports(named.recipe)) {
-      if (!cpu_fallback) cpu_fallback = make_cpu_runner();
-      runner = cpu_fallback.get();
-      row.fallback = true;
-    }
-    p.recipe = named.recipe;
+  for (const PlannedRun& run : plan) {
+    p.recipe = run.recipe.recipe;
     RunResult result;
     {
-      Progress::Step step(progress, "timing " + named.name + " on " +
-                                        backend_name(runner->backend()));
-      result = runner->run(p, warmup, repeats);
+      Progress::Step step(progress, "timing " + run.recipe.name + " on " +
+                                        backend_name(run.runner->backend()));
+      result = run.runner->run(p, run.counts.warmup, run.counts.repeats);
     }
-    row.backend = backend_name(runner->backend());
+    BenchRow row;
+    row.recipe = run.recipe.name;
+    row.backend = backend_name(run.runner->backend());
+    row.fallback = run.fallback;
+    row.counts = run.counts;
     row.detail = result.detail;
     row.kernel_ms = result.kernel_ms;
     row.end_to_end_ms = result.end_to_end_ms;
     if (o.check)
-      row.errors = compare_rows(result.out.data(), s.seqlen_q, reference.data(),
-                                static_cast<int64_t>(rows.size()), pairs, s.batch,
+      row.errors = compare_rows(result.out.data(), s.seqlen_q, check.reference.data(),
+                                static_cast<int64_t>(check.rows.size()), check.pairs, s.batch,
                                 s.heads * s.head_dim);
-    if (o.json) {
-      std::cout << json_line(o, p, seed, warmup, repeats, rows.size(), row, o.backend) << "\n"
-                << std::flush;
-    }
+    if (o.json)
+      std::cout << json_line(o, p, seed, check.rows.size(), row) << "\n" << std::flush;
     table_rows.push_back(row);
   }
   if (!o.json) {
