@@ -72,7 +72,6 @@ const std::vector<FlagSpec> kFlags = {
     {"help", false}};
 
 constexpr int64_t kDefaultQueryRows = 256;
-constexpr uint64_t kRowSampleStream = 1;  // derive_seed stream of the row sample
 
 std::vector<NamedRecipe> default_recipes() {
   std::vector<NamedRecipe> recipes = base_recipes();
@@ -121,7 +120,91 @@ struct Measurement {
   int64_t head_dim, seqlen;
   std::string recipe;
   ErrorStats errors;
+  int64_t query_rows;  // rows the errors are over
 };
+
+std::string config_name(Distribution dist, int64_t head_dim, int64_t seqlen) {
+  return std::string(distribution_name(dist)) + " D=" + std::to_string(head_dim) +
+         " S=" + std::to_string(seqlen);
+}
+
+// Every recipe's errors for one (dist, D, S): the selected query rows are run
+// as a sub-problem with the full keys and values (see kUsage on why that is
+// exact), against the float64 reference of the same rows.
+std::vector<Measurement> evaluate_configuration(const AccuracyOptions& o, Distribution dist,
+                                                int64_t head_dim, int64_t seqlen,
+                                                Progress& progress) {
+  const std::string config = config_name(dist, head_dim, seqlen);
+  // Seeded by the configuration's own values, so a run over fewer
+  // configurations with the same --seed reproduces these inputs.
+  const uint64_t config_seed =
+      derive_seed(derive_seed(derive_seed(o.seed, static_cast<uint64_t>(dist)),
+                              static_cast<uint64_t>(head_dim)),
+                  static_cast<uint64_t>(seqlen));
+  Inputs inputs;
+  {
+    Progress::Step step(progress, config + ": generating inputs");
+    inputs = generate_inputs({o.batch, o.heads, o.kv_heads, seqlen, seqlen, head_dim}, dist,
+                             config_seed);
+  }
+  const int64_t row_width = o.heads * head_dim;
+  std::mt19937_64 row_rng(derive_seed(config_seed, kRowSampleSeedStream));
+  const RowSelection rows =
+      select_rows_keeping_q_max(inputs.q, seqlen, row_width, o.query_rows, row_rng);
+  const int64_t n = static_cast<int64_t>(rows.computed.size());
+  std::vector<float> q_rows =  // [B, n, H, D]
+      gather_rows(inputs.q.data(), o.batch, seqlen, row_width, rows.computed);
+
+  Problem sub;
+  sub.batch = o.batch, sub.heads = o.heads, sub.kv_heads = o.kv_heads;
+  sub.seqlen_q = n, sub.seqlen_k = seqlen, sub.head_dim = head_dim;
+  sub.q = q_rows.data(), sub.k = inputs.k.data(), sub.v = inputs.v.data();
+  std::vector<double> reference;  // [B, n, H, D]
+  {
+    Progress::Step step(progress, config + ": float64 reference");
+    reference = reference_rows(sub, all_rows(n));
+  }
+
+  const auto q = TensorView::bshd(sub.q, DType::f32, o.batch, n, o.heads, head_dim);
+  const auto k = TensorView::bshd(sub.k, DType::f32, o.batch, seqlen, o.kv_heads, head_dim);
+  const auto v = TensorView::bshd(sub.v, DType::f32, o.batch, seqlen, o.kv_heads, head_dim);
+  std::vector<float> out(q_rows.size());  // [B, n, H, D]
+  const auto out_view = TensorView::bshd(out.data(), DType::f32, o.batch, n, o.heads, head_dim);
+  std::vector<Measurement> measurements;
+  for (const NamedRecipe& r : o.recipes) {
+    AttentionOptions opt;
+    opt.recipe = r.recipe;
+    opt.backend = Backend::cpu;
+    opt.kv_block = o.kv_block;
+    {
+      Progress::Step step(progress, config + ": " + r.name);
+      attention(q, k, v, out_view, nullptr, opt);
+    }
+    measurements.push_back(
+        {dist, head_dim, seqlen, r.name,
+         compare_rows(out.data(), n, reference.data(), n, rows.scored, o.batch, row_width),
+         static_cast<int64_t>(rows.scored.size())});
+  }
+  return measurements;
+}
+
+std::string json_line(const AccuracyOptions& o, const Measurement& m) {
+  return JsonObject()
+      .add_string("dist", distribution_name(m.dist))
+      .add_integer("seqlen", m.seqlen)
+      .add_integer("head_dim", m.head_dim)
+      .add_string("recipe", m.recipe)
+      .add_number("rel_l1", m.errors.rel_l1)
+      .add_number("cos", m.errors.cos)
+      .add_number("max_abs", m.errors.max_abs)
+      .add_integer("batch", o.batch)
+      .add_integer("heads", o.heads)
+      .add_integer("kv_heads", o.kv_heads)
+      .add_integer("query_rows", m.query_rows)
+      .add_integer("kv_block", o.kv_block)
+      .add_unsigned("seed", o.seed)
+      .str();
+}
 
 // rel_l1 by recipe (rows) and sequence length (columns) for one (dist, D).
 void print_group(const AccuracyOptions& o, Distribution dist, int64_t head_dim,
@@ -173,8 +256,6 @@ int run_accuracy_command(const std::vector<std::string>& arg_list) {
   const ParsedArgs args(arg_list, kFlags, "intfa-bench accuracy");
   if (print_help_if_asked(args, kUsage)) return 0;
   const AccuracyOptions o = parse_options(args);
-  const std::string rows_text =
-      o.query_rows == 0 ? "all query rows" : std::to_string(o.query_rows) + " query rows per S";
   if (!o.json) {
     std::cout << "intfa-bench accuracy " << version() << ": B=" << o.batch << " H=" << o.heads
               << " Hk=" << o.kv_heads << ", non-causal, Sq = Sk = S, CPU back-end, seed "
@@ -190,90 +271,26 @@ int run_accuracy_command(const std::vector<std::string>& arg_list) {
 
   Progress progress("intfa-bench accuracy");
   const size_t configurations = o.dists.size() * o.head_dims.size() * o.seqlens.size();
-  size_t done = 0;
+  size_t started = 0;
   std::vector<Measurement> results;
   for (Distribution dist : o.dists) {
     for (int64_t head_dim : o.head_dims) {
       for (int64_t seqlen : o.seqlens) {
-        const std::string config = std::string(distribution_name(dist)) +
-                                   " D=" + std::to_string(head_dim) +
-                                   " S=" + std::to_string(seqlen);
-        std::cerr << "intfa-bench accuracy: [" << ++done << "/" << configurations << "] "
-                  << config << "\n";
-        const InputShape full{o.batch, o.heads, o.kv_heads, seqlen, seqlen, head_dim};
-        const uint64_t config_seed = derive_seed(
-            derive_seed(derive_seed(o.seed, static_cast<uint64_t>(dist)),
-                        static_cast<uint64_t>(head_dim)),
-            static_cast<uint64_t>(seqlen));
-        Inputs inputs;
-        {
-          Progress::Step step(progress, config + ": generating inputs");
-          inputs = generate_inputs(full, dist, config_seed);
-        }
-        const int64_t row_width = o.heads * head_dim;
-        std::mt19937_64 row_rng(derive_seed(config_seed, kRowSampleStream));
-        const RowSelection rows = select_rows_keeping_q_max(inputs.q, seqlen, row_width, o.query_rows,
-                                                            row_rng);
-        const int64_t n = static_cast<int64_t>(rows.computed.size());
-        // The sub-problem of the computed query rows: [B, n, H, D] queries
-        // against the full keys and values.
-        std::vector<float> q_rows =
-            gather_rows(inputs.q.data(), o.batch, seqlen, row_width, rows.computed);
-        Problem sub;
-        sub.batch = o.batch, sub.heads = o.heads, sub.kv_heads = o.kv_heads;
-        sub.seqlen_q = n, sub.seqlen_k = seqlen, sub.head_dim = head_dim;
-        sub.q = q_rows.data(), sub.k = inputs.k.data(), sub.v = inputs.v.data();
-        std::vector<double> reference;  // [B, n, H, D]
-        {
-          Progress::Step step(progress, config + ": float64 reference");
-          std::vector<int64_t> all(static_cast<size_t>(n));
-          for (int64_t i = 0; i < n; ++i) all[static_cast<size_t>(i)] = i;
-          reference = reference_rows(sub, all);
-        }
-
-        const auto q = TensorView::bshd(q_rows.data(), DType::f32, o.batch, n, o.heads, head_dim);
-        const auto k =
-            TensorView::bshd(inputs.k.data(), DType::f32, o.batch, seqlen, o.kv_heads, head_dim);
-        const auto v =
-            TensorView::bshd(inputs.v.data(), DType::f32, o.batch, seqlen, o.kv_heads, head_dim);
-        std::vector<float> out(q_rows.size());  // [B, n, H, D]
-        const auto out_view = TensorView::bshd(out.data(), DType::f32, o.batch, n, o.heads, head_dim);
-        for (const NamedRecipe& r : o.recipes) {
-          AttentionOptions opt;
-          opt.recipe = r.recipe;
-          opt.backend = Backend::cpu;
-          opt.kv_block = o.kv_block;
-          {
-            Progress::Step step(progress, config + ": " + r.name);
-            attention(q, k, v, out_view, nullptr, opt);
-          }
-          const ErrorStats errors =
-              compare_rows(out.data(), n, reference.data(), n, rows.scored, o.batch, row_width);
-          results.push_back({dist, head_dim, seqlen, r.name, errors});
-          if (o.json)
-            std::cout << JsonObject()
-                             .add_string("dist", distribution_name(dist))
-                             .add_integer("seqlen", seqlen)
-                             .add_integer("head_dim", head_dim)
-                             .add_string("recipe", r.name)
-                             .add_number("rel_l1", errors.rel_l1)
-                             .add_number("cos", errors.cos)
-                             .add_number("max_abs", errors.max_abs)
-                             .add_integer("batch", o.batch)
-                             .add_integer("heads", o.heads)
-                             .add_integer("kv_heads", o.kv_heads)
-                             .add_integer("query_rows", static_cast<int64_t>(rows.scored.size()))
-                             .add_integer("kv_block", o.kv_block)
-                             .add_unsigned("seed", o.seed)
-                             .str()
-                      << "\n"
-                      << std::flush;
+        std::cerr << "intfa-bench accuracy: [" << ++started << "/" << configurations << "] "
+                  << config_name(dist, head_dim, seqlen) << "\n";
+        for (const Measurement& m : evaluate_configuration(o, dist, head_dim, seqlen, progress)) {
+          if (o.json) std::cout << json_line(o, m) << "\n" << std::flush;
+          results.push_back(m);
         }
       }
       if (!o.json) print_group(o, dist, head_dim, results);
     }
   }
-  if (!o.plot_path.empty()) write_chart_png(make_chart(o, results, rows_text), o.plot_path);
+  if (!o.plot_path.empty()) {
+    const std::string rows = o.query_rows == 0 ? "all query rows"
+                                               : std::to_string(o.query_rows) + " query rows per S";
+    write_chart_png(make_chart(o, results, rows), o.plot_path);
+  }
   return 0;
 }
 

@@ -28,8 +28,6 @@ constexpr double kFullCheckLimit = 1073741824.0;
 constexpr int64_t kDefaultCheckRows = 256;
 // CPU problems above this many operations are timed once, without warm-up.
 constexpr double kLargeCpuProblemOps = 4294967296.0;
-// Stream index for derive_seed: the row sample is independent of the inputs.
-constexpr uint64_t kRowSampleStream = 1;
 
 const char* kUsage = R"(Usage: intfa-bench [flags]            time recipes and measure their errors
        intfa-bench accuracy [flags]   the paper's accuracy study (intfa-bench accuracy --help)
@@ -205,7 +203,7 @@ ReferenceCheck prepare_check(const BenchOptions& o, const Problem& p, uint64_t s
                          static_cast<double>(p.seqlen_q) * static_cast<double>(p.seqlen_k) *
                          static_cast<double>(p.head_dim);
   const int64_t wanted = o.check_rows.value_or(triples <= kFullCheckLimit ? 0 : kDefaultCheckRows);
-  std::mt19937_64 row_rng(derive_seed(seed, kRowSampleStream));
+  std::mt19937_64 row_rng(derive_seed(seed, kRowSampleSeedStream));
   check.rows = sample_query_rows(p.seqlen_q, wanted, row_rng);
   {
     Progress::Step step(progress, "float64 reference on " + std::to_string(check.rows.size()) +

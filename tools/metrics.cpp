@@ -16,13 +16,14 @@ ErrorStats ErrorAccumulator::stats() const {
   return s;
 }
 
+std::vector<int64_t> all_rows(int64_t n) {
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows[static_cast<size_t>(i)] = i;
+  return rows;
+}
+
 std::vector<int64_t> sample_query_rows(int64_t seqlen_q, int64_t count, std::mt19937_64& rng) {
-  std::vector<int64_t> rows;
-  if (count <= 0 || count >= seqlen_q) {
-    rows.resize(static_cast<size_t>(seqlen_q));
-    for (int64_t i = 0; i < seqlen_q; ++i) rows[static_cast<size_t>(i)] = i;
-    return rows;
-  }
+  if (count <= 0 || count >= seqlen_q) return all_rows(seqlen_q);
   // Floyd's algorithm: `count` distinct values, each subset equally likely.
   std::set<int64_t> chosen;
   for (int64_t j = seqlen_q - count; j < seqlen_q; ++j) {

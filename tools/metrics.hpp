@@ -45,6 +45,13 @@ struct RowPair {
   int64_t ref_row = 0;
 };
 
+// derive_seed stream of a run's row sample, so the rows drawn do not depend on
+// (or correlate with) the inputs drawn from the run's seed itself.
+inline constexpr uint64_t kRowSampleSeedStream = 1;
+
+// 0, 1, ..., n - 1.
+std::vector<int64_t> all_rows(int64_t n);
+
 // Which query rows to check: all rows 0..Sq-1 when `count` is 0 or at least
 // Sq, else `count` distinct rows drawn uniformly without replacement; ascending.
 std::vector<int64_t> sample_query_rows(int64_t seqlen_q, int64_t count, std::mt19937_64& rng);
