@@ -40,7 +40,8 @@ same, but it counts in the errors only if it was drawn.)
 
 Flags:
   --dists LIST       input distributions (default normal,uniform):
-%DISTRIBUTIONS%  --seqlens LIST     sequence lengths S (default 1024,2048,4096,8192,16384)
+                     %DISTRIBUTIONS%
+  --seqlens LIST     sequence lengths S (default 1024,2048,4096,8192,16384)
   --head-dims LIST   head dimensions D, 1..512 (default 64,128)
   --heads N          query heads H (default 32)
   --kv-heads N       key/value heads; H must be a multiple (default H)

@@ -59,7 +59,8 @@ Recipes and back-end:
 
 Inputs (fresh random inputs every run, std::mt19937_64):
   --dist D          input distribution (default normal):
-%DISTRIBUTIONS%  --seed N          64-bit seed (default: from std::random_device; printed, so
+                    %DISTRIBUTIONS%
+  --seed N          64-bit seed (default: from std::random_device; printed, so
                     --seed repeats a run exactly)
 
 Timing (medians, std::chrono::steady_clock on the CPU, CUDA events on a GPU):

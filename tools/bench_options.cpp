@@ -38,7 +38,15 @@ bool print_help_if_asked(const ParsedArgs& args, std::string usage) {
   if (!args.has("help")) return false;
   const std::string marker = "%DISTRIBUTIONS%";
   const size_t at = usage.find(marker);
-  if (at != std::string::npos) usage.replace(at, marker.size(), distribution_help());
+  if (at != std::string::npos) {
+    // The marker's own indentation is where the list goes, line by line.
+    const size_t line_start = usage.rfind('\n', at) + 1;  // npos + 1 == 0 on the first line
+    const std::string indent(at - line_start, ' ');
+    std::string list;
+    for (const std::string& line : split_list(distribution_help(), '\n', "help"))
+      list += (list.empty() ? "" : "\n" + indent) + line;
+    usage.replace(at, marker.size(), list);
+  }
   std::cout << usage;
   return true;
 }

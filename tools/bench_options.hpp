@@ -39,7 +39,8 @@ NamedRecipe parse_named_recipe(const std::string& name);
 void check_head_ratio(int64_t heads, int64_t kv_heads);
 
 // When --help (or -h) was given: prints `usage` on stdout, with the marker
-// %DISTRIBUTIONS% replaced by distribution_help(), and returns true.
+// %DISTRIBUTIONS% replaced by distribution_help() (each line indented like the
+// marker), and returns true.
 bool print_help_if_asked(const ParsedArgs& args, std::string usage);
 
 // "B=1 H=16 Hk=16 Sq=2048 Sk=2048 D=128"

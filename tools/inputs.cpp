@@ -58,11 +58,12 @@ const char* distribution_name(Distribution dist) {
 }
 
 std::string distribution_help() {
-  return "  normal   Q, K, V ~ N(0, 1)\n"
-         "  uniform  Q, K, V ~ U(-0.5, 0.5)\n"
-         "  outlier  N(0, 1), plus on channels c_j = (2j+1)*D/8, j = 0..3, a constant offset\n"
-         "           of +-16 on every K token and +-4 on every Q token (sign (-1)^j),\n"
-         "           like the outlier channels of real LLM keys; V stays N(0, 1)\n";
+  return "normal   Q, K, V ~ N(0, 1)\n"
+         "uniform  Q, K, V ~ U(-0.5, 0.5)\n"
+         "outlier  N(0, 1), plus on channels c_j = (2j+1)*D/8, j = 0..3,\n"
+         "         a constant offset of +-16 on every K token and +-4 on\n"
+         "         every Q token (sign (-1)^j), like the outlier channels\n"
+         "         of real LLM keys; V stays N(0, 1)";
 }
 
 Inputs generate_inputs(const InputShape& s, Distribution dist, uint64_t seed) {

@@ -30,7 +30,7 @@ std::vector<int64_t> outlier_channels(int64_t head_dim);
 // Parses "normal", "uniform" or "outlier"; throws UsageError otherwise.
 Distribution parse_distribution(std::string_view name);
 const char* distribution_name(Distribution dist);
-// One line per distribution for --help.
+// The distributions for --help, one or more lines each, no trailing newline.
 std::string distribution_help();
 
 struct InputShape {
