@@ -69,6 +69,19 @@ if os.environ.get("INTFA_DISABLE_TORCH", "") not in ("1", "true", "yes"):
                           "eagerly, without custom ops (no torch.compile support)")
 
 
+# Canonical recipe names, cached in a plain dict (a lookup torch.compile can
+# trace; a call into the extension it cannot). The base names are filled in
+# now, other names on first use.
+_RECIPE_NAMES = {r: _core.recipe_info(r)["name"] for r in RECIPES}
+
+
+def _canonical_recipe(recipe: str) -> str:
+    name = _RECIPE_NAMES.get(recipe)
+    if name is None:
+        name = _RECIPE_NAMES[recipe] = _core.recipe_info(recipe)["name"]
+    return name
+
+
 def cuda_available() -> bool:
     """True when this build has the CUDA back-end and a CUDA device is visible."""
     return _core.cuda_available()
@@ -149,22 +162,28 @@ def quantize(q, k, v, recipe: str = "intfa", layout: str = "bshd",
     """Quantizes q, k, v for `recipe` (an int8-Q/K recipe: intfa, paper,
     half-int8 and their knob variants), exactly as attention() does
     internally. Returns QuantizedInputs in q's framework and device."""
-    name = _core.recipe_info(recipe)["name"]
+    name = _canonical_recipe(recipe)
     if _is_torch(q) and _is_torch(k) and _is_torch(v) and torch_ops_registered:
+        # (kept free of calls into the extension: torch.compile traces this)
         parts = _torch.ops.intfa.quantize(q, k, v, recipe, layout, backend)
-        parts = [p if p.numel() > 0 else None for p in parts]
-        ad = adapter_for(q)
+        q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale = (
+            p if p.numel() > 0 else None for p in parts)
+        v16 = None
+        if vt is None:  # half-int8: V stays in 16 bits (fp32 inputs are rounded to fp16)
+            v16 = v if v.dtype in (_torch.float16, _torch.bfloat16) else v.to(_torch.float16)
+        dtype = str(q.dtype).rsplit(".", 1)[-1]
     else:
         ad = same_framework([("q", q), ("k", k), ("v", v)])
         parts = _impl.quantize(ad, q, k, v, recipe, layout, backend)
-        parts = [None if p is None else ad.finish(p) for p in parts]
-    q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale = parts
-    v16 = None
-    if vt is None:  # half-int8: V stays in 16 bits (fp32 inputs are rounded to fp16)
-        v16 = v if ad.dtype_name(v) in ("float16", "bfloat16") else ad.astype(v, "float16")
+        q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale = (
+            None if p is None else ad.finish(p) for p in parts)
+        v16 = None
+        if vt is None:
+            v16 = v if ad.dtype_name(v) in ("float16", "bfloat16") else ad.astype(v, "float16")
+        dtype = ad.dtype_name(q)
     return QuantizedInputs(q_int8=q8, q_scale=q_scale, k_int8=k8, k_scale=k_scale, vt=vt,
                            v=v16, v_scale=v_scale, lse_offset=lse_offset, k_mean=k_mean,
-                           recipe=name, layout=layout, dtype=ad.dtype_name(q))
+                           recipe=name, layout=layout, dtype=dtype)
 
 
 def attention_quantized(qinputs: QuantizedInputs, causal: bool = False,

@@ -112,3 +112,25 @@ def test_torch_compile_transformer_block_cpu():
     # residual stream dilutes the attention error)
     rel = ((compiled - ref).abs().sum() / ref.abs().sum()).item()
     assert rel < 0.02, rel
+
+
+def test_torch_compile_all_ops_dynamic_shapes():
+    """quantize, attention_quantized, attention (with out_dtype and LSE) and
+    sdpa trace into one graph (fullgraph) with dynamic sequence lengths."""
+    def fn(q, k, v):
+        qi = intfa.quantize(q, k, v, layout="bhsd")
+        a, lse = intfa.attention_quantized(qi, causal=True, return_lse=True)
+        b = intfa.attention(q, k, v, causal=True, layout="bhsd", out_dtype=torch.float32)
+        h = intfa.quantize(q, k, v, recipe="half-int8", layout="bhsd")
+        c = intfa.attention_quantized(h)
+        d = intfa.sdpa(q, k, v, is_causal=True)
+        return a, lse, b, c, d
+
+    torch._dynamo.reset()
+    compiled = torch.compile(fn, backend="aot_eager", dynamic=True, fullgraph=True)
+    for s in (64, 100, 130):
+        q = torch.randn(1, 4, s, 64)
+        k = torch.randn(1, 4, s + 7, 64)
+        v = torch.randn(1, 4, s + 7, 64)
+        for x, y in zip(compiled(q, k, v), fn(q, k, v)):
+            assert torch.equal(x, y)
