@@ -37,7 +37,7 @@ void check_tensor(const TensorView& t, const char* name, std::initializer_list<D
   constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
   if (t.batch > kMax || t.seq > kMax || t.heads > kMax || t.dim > kMax)
     fail(n + " has shape " + shape_string(t) + ": sizes must fit in 32 bits");
-  if (t.stride_dim != 1)
+  if (t.stride_dim != 1 && t.dim != 1)  // a size-1 dim may carry any stride
     fail(n + " has last-dimension stride " + std::to_string(t.stride_dim) +
          ": the head dimension must be contiguous (stride 1)");
   if (t.stride_batch < 0 || t.stride_seq < 0 || t.stride_head < 0)
