@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import intfa
-from _helpers import check_close, make_qkv, reference
+from _helpers import check_accuracy, make_qkv
 
 
-def test_jax_cpu_arrays():
+def test_jax_cpu_arrays(rng):
     # CPU only: a GPU JAX would also reserve most of the GPU's memory at start-up,
     # starving the torch tests that run after this one.
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -26,15 +26,18 @@ def test_jax_cpu_arrays():
     assert isinstance(qi.q_int8, jax.Array)
     np.testing.assert_array_equal(np.asarray(intfa.attention_quantized(qi, causal=True)),
                                   np.asarray(out))
-    bf = intfa.attention(*(x.astype(jnp.bfloat16) for x in (jq, jk, jv)), out_dtype="float32")
-    ref, _ = reference(*(np.asarray(x.astype(jnp.bfloat16), dtype=np.float32)
-                         for x in (jq, jk, jv)))
-    check_close(np.asarray(bf), ref, "intfa", "jax bf16 inputs")
+    # bf16 inputs, fp32 output: the model on the values the library saw
+    bq, bk, bv = (jax.device_put(x, cpu).astype(jnp.bfloat16)
+                  for x in make_qkv(2, 40, 60, 4, 2, 64, seed=rng))
+    bf, lse = intfa.attention(bq, bk, bv, causal=True, out_dtype="float32", return_lse=True)
+    check_accuracy(np.asarray(bf), np.asarray(lse),
+                   *(np.asarray(x, dtype=np.float32) for x in (bq, bk, bv)), "intfa",
+                   "jax bf16 inputs", causal=True)
     with pytest.raises(ValueError, match="NumPy buffers, which have no bfloat16"):
-        intfa.attention(*(x.astype(jnp.bfloat16) for x in (jq, jk, jv)))
+        intfa.attention(bq, bk, bv)
 
 
-def test_cupy_arrays():
+def test_cupy_arrays(rng):
     cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
     try:
         if cupy.cuda.runtime.getDeviceCount() < 1:
@@ -43,12 +46,12 @@ def test_cupy_arrays():
         pytest.skip(f"CuPy cannot reach a CUDA device ({type(e).__name__})")
     if not intfa.cuda_available():
         pytest.skip("intfa has no CUDA back-end here")
-    q, k, v = make_qkv(1, 128, 160, 4, 2, 64, seed=42, dtype="float16")
+    q, k, v = make_qkv(1, 128, 160, 4, 2, 64, seed=rng, dtype="float16")
     cq, ck, cv = (cupy.asarray(x) for x in (q, k, v))
     stream = cupy.cuda.Stream(non_blocking=True)
     with stream:
         out = intfa.attention(cq, ck, cv, causal=True)
     stream.synchronize()
     assert isinstance(out, cupy.ndarray) and out.dtype == cupy.float16
-    ref, _ = reference(q, k, v, True)
-    check_close(cupy.asnumpy(out), ref, "intfa", "cupy", out_dtype="float16")
+    check_accuracy(cupy.asnumpy(out), None, q, k, v, "intfa", "cupy", causal=True,
+                   backend="cuda", out_dtype="float16")
