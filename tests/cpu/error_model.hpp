@@ -11,7 +11,8 @@
 //              sum is its expectation over V independent of K. For the LSE the
 //              shared part is added coherently, see below.)
 //   V        error var Δv²/12 → Σ_j w_j² Δv_jd²/12
-//   P        weights c_j·p̂_j/l with c_j = exp(m_ref(j) − m_final) the factor
+//   P        (the key at the reference max has P = 1, stored exactly)
+//            weights c_j·p̂_j/l with c_j = exp(m_ref(j) − m_final) the factor
 //            that rescales a block's P to the final max, e_j = p̂_j − p_j:
 //            l from unrounded P (paper, fp16, e4m3):  Σ_j c_j² E[e_j²] v_jd² / l²
 //            l from quantized P (intfa's uint8):      Σ_j c_j² E[e_j²] (v_jd − R_d)² / l²
@@ -176,6 +177,10 @@ inline ErrorPrediction predict_error(const Inputs& in, const Recipe& recipe, int
             for (int64_t j = n0; j < n1; ++j) {
               const double p = std::exp(z[j] - m_ref);
               c[j] = std::exp(m_ref - m);
+              if (z[j] == m_ref) {  // P = 1 exactly: every P format stores it without error
+                p_var[j] = 0;
+                continue;
+              }
               switch (recipe.p) {
                 case PFormat::int8_running_max: p_var[j] = rounding_var(p, 1.0 / 127.0); break;
                 case PFormat::uint8_block_max: p_var[j] = rounding_var(p, 1.0 / 255.0); break;
