@@ -179,6 +179,17 @@ AttentionParams build_params(const QuantizedInputs& in, const TensorView& out, f
   return p;
 }
 
+AttentionParams float_operand_params(const TensorView& q, const TensorView& k, const TensorView& v,
+                                     const TensorView& out, float* lse,
+                                     const AttentionOptions& opt, const Shape& shape) {
+  AttentionParams p;
+  fill_common(p, shape, out, lse, opt);
+  p.kv_block = opt.kv_block;
+  set_qk(p, q, k);
+  set_float_v(p, v);
+  return p;
+}
+
 }  // namespace detail
 
 // ---- quantization -------------------------------------------------------------
@@ -313,12 +324,11 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
     cpu::prepare_float_qk(q, r.qk, qf, q_scale);
     cpu::prepare_float_qk(k, r.qk, kf, k_scale);
     cpu::prepare_float_v(v, r.v, vf, v_scale);
-    AttentionParams p;
-    fill_common(p, s, out, lse, opt);
-    p.kv_block = opt.kv_block;
-    set_qk(p, TensorView::bshd(qf, DType::f32, s.batch, s.seqlen_q, s.heads, s.head_dim),
-           TensorView::bshd(kf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim));
-    set_float_v(p, TensorView::bshd(vf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim));
+    AttentionParams p = detail::float_operand_params(
+        TensorView::bshd(qf, DType::f32, s.batch, s.seqlen_q, s.heads, s.head_dim),
+        TensorView::bshd(kf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim),
+        TensorView::bshd(vf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim), out, lse,
+        opt, s);
     p.q_scale = q_scale, p.k_scale = k_scale, p.v_scale = v_scale;
     return run(backend, p);
   }

@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/api_internal.hpp"
 #include "core/numeric.hpp"
 #include "core/tensor_access.hpp"
 #include "core/threading.hpp"
@@ -244,27 +245,9 @@ void attention_f32_flash(const TensorView& q, const TensorView& k, const TensorV
   detail::check_head_dim_cpu(s.head_dim);
   AttentionOptions opt;
   opt.softmax_scale = softmax_scale;
-  AttentionParams p;
-  p.batch = static_cast<int32_t>(s.batch);
-  p.heads = static_cast<int32_t>(s.heads);
-  p.kv_heads = static_cast<int32_t>(s.kv_heads);
-  p.seqlen_q = static_cast<int32_t>(s.seqlen_q);
-  p.seqlen_k = static_cast<int32_t>(s.seqlen_k);
-  p.head_dim = static_cast<int32_t>(s.head_dim);
-  p.q = q.data, p.q_batch_stride = q.stride_batch, p.q_row_stride = q.stride_seq,
-  p.q_head_stride = q.stride_head;
-  p.k = k.data, p.k_batch_stride = k.stride_batch, p.k_row_stride = k.stride_seq,
-  p.k_head_stride = k.stride_head;
-  p.v = v.data, p.v_batch_stride = v.stride_batch, p.v_row_stride = v.stride_seq,
-  p.v_head_stride = v.stride_head;
-  p.qk_dtype = DType::f32, p.v_dtype = DType::f32;
-  p.out = out.data, p.out_dtype = out.dtype, p.o_batch_stride = out.stride_batch,
-  p.o_row_stride = out.stride_seq, p.o_head_stride = out.stride_head;
-  p.lse = lse;
-  p.softmax_scale = detail::resolve_softmax_scale(opt, s.head_dim);
-  p.score_scale_log2 = static_cast<float>(static_cast<double>(p.softmax_scale) * M_LOG2E);
-  p.causal = causal;
-  p.kv_block = kv_block;
+  opt.causal = causal;
+  opt.kv_block = kv_block;
+  const AttentionParams p = detail::float_operand_params(q, k, v, out, lse, opt, s);
   attention_f32_flash(p);
 }
 

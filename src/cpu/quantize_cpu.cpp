@@ -1,6 +1,7 @@
 // CPU quantization: per-token Q/K (optionally K-smoothed), V to the
 // token-contiguous V̂ᵀ layout, and the float baselines' operand rounding.
 // Parallel over (batch, head); every rule is in core/numeric.hpp.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <string>
@@ -147,44 +148,39 @@ void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale) {
   });
 }
 
-void prepare_float_qk(const TensorView& x, QKFormat format, float* out, float* scale) {
-  const bool fp8 = format == QKFormat::e4m3_per_tensor;
-  const float amax = fp8 ? tensor_amax(x, "input") : 0.f;
+namespace {
+
+// Rounds every element of x into `out` (f32, contiguous bshd): to fp16, or to
+// E4M3 after multiplying by 448 / amax over the whole tensor (FlashAttention-3's
+// per-tensor FP8). Returns the dequantization scale (1 for fp16).
+float round_float_operand(const TensorView& x, bool fp8, const char* what, float* out) {
+  const float amax = fp8 ? tensor_amax(x, what) : 0.f;
   const float inv = fp8 ? (amax > 0.f ? numeric::kE4M3Max / amax : 0.f) : 1.f;
-  const float s_value = fp8 ? amax / numeric::kE4M3Max : 1.f;
   const TensorView dst = TensorView::bshd(out, DType::f32, x.batch, x.seq, x.heads, x.dim);
   parallel_for(x.batch * x.heads, [&](int64_t task) {
     const int64_t b = task / x.heads, h = task % x.heads;
     std::vector<float> row(static_cast<size_t>(x.dim));
     for (int64_t s = 0; s < x.seq; ++s) {
       load_row(x, b, s, h, row.data());
-      check_row_finite(row.data(), x.dim, "input", b, s, h);
+      check_row_finite(row.data(), x.dim, what, b, s, h);
       float* o = out + dst.offset(b, s, h);
       for (int64_t d = 0; d < x.dim; ++d)
         o[d] = fp8 ? numeric::round_to_e4m3(row[d] * inv) : numeric::round_to_fp16(row[d]);
-      scale[task * x.seq + s] = s_value;
     }
   });
+  return fp8 ? amax / numeric::kE4M3Max : 1.f;
+}
+
+}  // namespace
+
+void prepare_float_qk(const TensorView& x, QKFormat format, float* out, float* scale) {
+  const float s = round_float_operand(x, format == QKFormat::e4m3_per_tensor, "input", out);
+  std::fill(scale, scale + x.batch * x.heads * x.seq, s);  // [B, H, S]
 }
 
 void prepare_float_v(const TensorView& v, VFormat format, float* out, float* scale) {
-  const bool fp8 = format == VFormat::e4m3_per_tensor;
-  const float amax = fp8 ? tensor_amax(v, "V") : 0.f;
-  const float inv = fp8 ? (amax > 0.f ? numeric::kE4M3Max / amax : 0.f) : 1.f;
-  const float s_value = fp8 ? amax / numeric::kE4M3Max : 1.f;
-  const TensorView dst = TensorView::bshd(out, DType::f32, v.batch, v.seq, v.heads, v.dim);
-  parallel_for(v.batch * v.heads, [&](int64_t task) {
-    const int64_t b = task / v.heads, h = task % v.heads;
-    std::vector<float> row(static_cast<size_t>(v.dim));
-    for (int64_t s = 0; s < v.seq; ++s) {
-      load_row(v, b, s, h, row.data());
-      check_row_finite(row.data(), v.dim, "V", b, s, h);
-      float* o = out + dst.offset(b, s, h);
-      for (int64_t d = 0; d < v.dim; ++d)
-        o[d] = fp8 ? numeric::round_to_e4m3(row[d] * inv) : numeric::round_to_fp16(row[d]);
-    }
-    for (int64_t d = 0; d < v.dim; ++d) scale[task * v.dim + d] = s_value;
-  });
+  const float s = round_float_operand(v, format == VFormat::e4m3_per_tensor, "V", out);
+  std::fill(scale, scale + v.batch * v.heads * v.dim, s);  // [B, H, D]
 }
 
 }  // namespace intfa::cpu
