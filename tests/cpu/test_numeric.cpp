@@ -116,8 +116,7 @@ TEST(Numeric, Int8QuantizationRule) {
     for (float e : x) {
       const int8_t q = quantize_int8(e, inv);
       ASSERT_GE(q, -127);
-      // Round trip within half a step (plus the fp32 rounding of s and inv).
-      ASSERT_LE(std::fabs(e - q * s), 0.5f * s * (1 + 1e-5f) + 1e-30f);
+      ASSERT_TRUE(within_roundtrip_bound(e, q, s)) << "x=" << e << " code=" << int(q) << " s=" << s;
       hit_max = hit_max || std::abs(static_cast<int>(q)) == 127;
     }
     ASSERT_TRUE(hit_max) << "the largest element must use the full range";

@@ -34,7 +34,7 @@ TEST(Quantize, PerTokenRoundTripWithinHalfStep) {
             const int code = q8[static_cast<size_t>(out.offset(b, t, h) + d)];
             amax = std::max(amax, std::fabs(v));
             max_code = std::max(max_code, std::abs(code));
-            ASSERT_LE(std::fabs(v - code * sc), 0.5f * sc * (1 + 1e-5f)) << s.str();
+            ASSERT_TRUE(within_roundtrip_bound(v, code, sc)) << s.str() << " x=" << v << " code=" << code << " s=" << sc;
           }
           ASSERT_FLOAT_EQ(sc, amax / 127.f);
           ASSERT_EQ(max_code, 127);
@@ -89,8 +89,7 @@ TEST(Quantize, KSmoothingSubtractsChannelMean) {
     const float sc = scale[static_cast<size_t>(t)];  // b = 0, h = 0
     for (int64_t d = 0; d < s.head_dim; ++d) {
       const float centered = x.k[static_cast<size_t>(x.kv().offset(0, t, 0) + d)] - mean[d];
-      ASSERT_LE(std::fabs(centered - k8[static_cast<size_t>(out.offset(0, t, 0) + d)] * sc),
-                0.5f * sc * (1 + 1e-5f));
+      ASSERT_TRUE(within_roundtrip_bound(centered, k8[static_cast<size_t>(out.offset(0, t, 0) + d)], sc));
     }
   }
   // Q's LSE offset is q · mean of its KV head.
@@ -134,7 +133,7 @@ TEST(Quantize, VLayoutScalesAndPadding) {
           const int8_t* channel = vt.data() + ((b * s.kv_heads + h) * s.head_dim + d) * pad;
           for (int64_t t = 0; t < s.seqlen_k; ++t) {
             const float v = x.v[static_cast<size_t>(x.vv().offset(b, t, h) + d)];
-            ASSERT_LE(std::fabs(v - channel[t] * sc[d]), 0.5f * sc[d] * (1 + 1e-5f));
+            ASSERT_TRUE(within_roundtrip_bound(v, channel[t], sc[d])) << "x=" << v << " s=" << sc[d];
           }
           for (int64_t t = s.seqlen_k; t < pad; ++t) ASSERT_EQ(channel[t], 0) << "padding";
         }

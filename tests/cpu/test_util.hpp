@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -18,10 +20,13 @@ namespace intfa::test {
 // One seed per test binary run: fresh unless INTFA_TEST_SEED is set.
 inline uint64_t run_seed() {
   static const uint64_t seed = [] {
+    uint64_t s = (static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                 static_cast<uint64_t>(std::random_device{}());
     if (const char* env = std::getenv("INTFA_TEST_SEED"))
-      return static_cast<uint64_t>(std::strtoull(env, nullptr, 10));
-    return (static_cast<uint64_t>(std::random_device{}()) << 32) ^
-           static_cast<uint64_t>(std::random_device{}());
+      s = static_cast<uint64_t>(std::strtoull(env, nullptr, 10));
+    std::printf("INTFA_TEST_SEED=%llu (set it to replay this run)\n",
+                static_cast<unsigned long long>(s));
+    return s;
   }();
   return seed;
 }
@@ -34,6 +39,15 @@ inline std::mt19937_64 rng_for_test() {
   for (char c : name) h = h * 1099511628211ull ^ static_cast<unsigned char>(c);
   ::testing::Test::RecordProperty("seed", std::to_string(run_seed()));
   return std::mt19937_64(h);
+}
+
+// Round-trip bound of per-token INT8 quantization (docs/NUMERICS.md): the
+// exact rule gives |x − x̂·s| ≤ s/2, and three fp32 roundings (inv = 127/amax,
+// x·inv, s = amax/127), each a relative 2^-24, can move a value that sits near
+// a rounding tie by at most 3·2^-24·|x| more. Evaluate |x − x̂·s| in double.
+inline bool within_roundtrip_bound(float x, int code, float scale) {
+  const double err = std::fabs(static_cast<double>(x) - static_cast<double>(code) * scale);
+  return err <= 0.5 * scale + 3.0 * 0x1p-24 * std::fabs(static_cast<double>(x));
 }
 
 struct Shape {

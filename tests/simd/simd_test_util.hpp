@@ -13,32 +13,14 @@
 #include <vector>
 
 #include "cpu/isa.hpp"
+#include "cpu/test_util.hpp"
 #include "intfa/intfa.hpp"
 
 namespace intfa::simd_test {
 
-inline uint64_t run_seed() {
-  static const uint64_t seed = [] {
-    uint64_t s;
-    if (const char* env = std::getenv("INTFA_TEST_SEED")) {
-      s = std::strtoull(env, nullptr, 10);
-    } else {
-      s = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-    }
-    std::printf("intfa_simd_tests: INTFA_TEST_SEED=%llu\n", static_cast<unsigned long long>(s));
-    return s;
-  }();
-  return seed;
-}
-
-inline std::mt19937_64 rng_for_test() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "";
-  uint64_t h = run_seed();
-  for (char c : name) h = h * 1099511628211ull ^ static_cast<unsigned char>(c);
-  ::testing::Test::RecordProperty("seed", std::to_string(run_seed()));
-  return std::mt19937_64(h);
-}
+// Fresh seed per run, replayable with INTFA_TEST_SEED (shared with tests/cpu).
+using intfa::test::rng_for_test;
+using intfa::test::run_seed;
 
 inline const cpu::Isa kVectorIsas[] = {cpu::Isa::avx2, cpu::Isa::avx512, cpu::Isa::avx512_vnni};
 inline const cpu::Isa kAllIsas[] = {cpu::Isa::scalar, cpu::Isa::avx2, cpu::Isa::avx512,
