@@ -1,10 +1,8 @@
 // The CPU runner of intfa-bench.
 //
 //   kernel_ms      median of intfa::attention_quantized on operands quantized
-//                  once beforehand, exactly as intfa::attention quantizes them
-//                  (src/core/api.cpp): channel_mean when the recipe smooths K,
-//                  quantize_per_token for K, quantize_q, then quantize_v for
-//                  int8 V or an fp16 copy of V for half-int8.
+//                  once beforehand with intfa::HostQuantized (intfa::quantize,
+//                  the same routine intfa::attention uses).
 //                  Float baselines (fp16, fp8-tensor) have no separate kernel
 //                  entry point in the public API, so their kernel_ms is NaN
 //                  (intfa-bench then reports end_to_end_ms as the time).
@@ -16,7 +14,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -41,91 +38,6 @@ double median_ms(int warmup, int repeats, Call&& call) {
   std::sort(times.begin(), times.end());
   const size_t n = times.size();
   return n % 2 == 1 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
-}
-
-// IEEE binary16 bits of x, rounded to nearest even (what the library does when
-// it keeps V in fp16 for half-int8; see docs/NUMERICS.md).
-uint16_t float_to_half_bits(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  const uint32_t sign = (bits >> 16) & 0x8000u;
-  const uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude >= 0x7f800000u)  // Inf or NaN
-    return static_cast<uint16_t>(sign | 0x7c00u | (magnitude > 0x7f800000u ? 0x200u : 0u));
-  if (magnitude >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to Inf
-  if (magnitude < 0x38800000u) {
-    // Subnormal half (or zero): the value in units of 2^-24, rounded to even.
-    float m;
-    const uint32_t abs_bits = magnitude;
-    std::memcpy(&m, &abs_bits, sizeof m);
-    const float units = m * 16777216.f;  // exact: a power-of-two scaling
-    float rounded = std::nearbyint(units);  // default rounding mode: to even
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(rounded));
-  }
-  // Normal half: rebias the exponent, round the 13 dropped mantissa bits.
-  const uint32_t rebased = magnitude - ((127u - 15u) << 23);
-  const uint32_t dropped = rebased & 0x1fffu;
-  uint32_t half = rebased >> 13;
-  if (dropped > 0x1000u || (dropped == 0x1000u && (half & 1u))) ++half;
-  return static_cast<uint16_t>(sign | half);
-}
-
-// Operands of attention_quantized, each buffer next to its shape.
-struct QuantizedOperands {
-  std::vector<int8_t> q8;           // [B, Sq, H, D]
-  std::vector<float> q_scale;       // [B, H, Sq]
-  std::vector<float> lse_offset;    // [B, H, Sq], smooth-k only
-  std::vector<int8_t> k8;           // [B, Sk, Hk, D]
-  std::vector<float> k_scale;       // [B, Hk, Sk]
-  std::vector<float> k_mean;        // [B, Hk, D], smooth-k only
-  std::vector<int8_t> vt;           // V̂ᵀ [B, Hk, D, Sk_pad], int8 V only
-  std::vector<float> v_scale;       // [B, Hk, D], int8 V only
-  std::vector<uint16_t> v_half;     // [B, Sk, Hk, D] fp16 bits, half-int8 only
-  QuantizedInputs inputs;           // views of the buffers above
-};
-
-QuantizedOperands quantize_operands(const Problem& p, const TensorView& q, const TensorView& k,
-                                    const TensorView& v) {
-  const int64_t B = p.batch, H = p.heads, Hk = p.kv_heads, Sq = p.seqlen_q, Sk = p.seqlen_k,
-                D = p.head_dim;
-  const Recipe& r = p.recipe;
-  const QuantizeOptions cpu{Backend::cpu, nullptr};
-  auto count = [](int64_t n) { return static_cast<size_t>(n); };
-  QuantizedOperands ops;
-  ops.q8.resize(count(B * Sq * H * D));
-  ops.q_scale.resize(count(B * H * Sq));
-  ops.k8.resize(count(B * Sk * Hk * D));
-  ops.k_scale.resize(count(B * Hk * Sk));
-  QuantizedInputs& in = ops.inputs;
-  in.recipe = r;
-  in.q = TensorView::bshd(ops.q8.data(), DType::i8, B, Sq, H, D);
-  in.k = TensorView::bshd(ops.k8.data(), DType::i8, B, Sk, Hk, D);
-  if (r.smooth_k) {
-    ops.k_mean.resize(count(B * Hk * D));
-    ops.lse_offset.resize(count(B * H * Sq));
-    channel_mean(k, ops.k_mean.data(), cpu);
-  }
-  float* k_mean = r.smooth_k ? ops.k_mean.data() : nullptr;
-  float* lse_offset = r.smooth_k ? ops.lse_offset.data() : nullptr;
-  quantize_per_token(k, k_mean, in.k, ops.k_scale.data(), cpu);
-  quantize_q(q, in.q, ops.q_scale.data(), k_mean, Hk, lse_offset, cpu);
-  in.q_scale = ops.q_scale.data();
-  in.k_scale = ops.k_scale.data();
-  in.lse_offset = lse_offset;
-  if (r.int8_v()) {
-    ops.vt.resize(count(B * Hk * D * padded_kv_length(Sk)));
-    ops.v_scale.resize(count(B * Hk * D));
-    quantize_v(v, r.v, ops.vt.data(), ops.v_scale.data(), cpu);
-    in.vt = ops.vt.data();
-    in.v_scale = ops.v_scale.data();
-  } else {
-    // half-int8 keeps V in 16 bits; intfa::attention rounds f32 V to fp16.
-    const float* src = p.v;
-    ops.v_half.resize(count(B * Sk * Hk * D));
-    std::transform(src, src + ops.v_half.size(), ops.v_half.begin(), float_to_half_bits);
-    in.v = TensorView::bshd(ops.v_half.data(), DType::f16, B, Sk, Hk, D);
-  }
-  return ops;
 }
 
 int worker_threads() {
@@ -159,9 +71,10 @@ class CpuRunner final : public Runner {
 
     std::vector<float> kernel_out;  // [B, Sq, H, D]
     if (p.recipe.int8_qk()) {
-      const QuantizedOperands ops = quantize_operands(p, q, k, v);
-      result.kernel_ms = median_ms(warmup, repeats,
-                                   [&] { attention_quantized(ops.inputs, out, nullptr, opt); });
+      const HostQuantized quantized(q, k, v, p.recipe);  // as intfa::attention quantizes
+      result.kernel_ms = median_ms(warmup, repeats, [&] {
+        attention_quantized(quantized.inputs(), out, nullptr, opt);
+      });
       kernel_out = result.out;
     }
     result.end_to_end_ms =

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "intfa/params.hpp"
 #include "intfa/types.hpp"
@@ -84,6 +85,56 @@ struct QuantizedInputs {
   const float* v_scale = nullptr;
   // fp16 / bf16 V (half-int8): [B, Sk, Hk, D].
   TensorView v;
+};
+
+// Element counts of the buffers quantize() writes for a problem; 0 where the
+// recipe does not use a buffer.
+struct QuantizedSizes {
+  int64_t q8 = 0, k8 = 0;              // int8 [B, Sq, H, D], [B, Sk, Hk, D] (bshd, contiguous)
+  int64_t q_scale = 0, k_scale = 0;    // fp32 [B, H, Sq], [B, Hk, Sk]
+  int64_t k_mean = 0, lse_offset = 0;  // fp32 [B, Hk, D], [B, H, Sq] (smooth-k)
+  int64_t vt = 0, v_scale = 0;         // int8 [B, Hk, D, Sk_pad], fp32 [B, Hk, D] (int8 V)
+  int64_t v16 = 0;                     // fp16 bits [B, Sk, Hk, D] (half-int8 with f32 V)
+};
+QuantizedSizes quantized_sizes(int64_t batch, int64_t heads, int64_t kv_heads, int64_t seqlen_q,
+                               int64_t seqlen_k, int64_t head_dim, const Recipe& recipe,
+                               DType v_dtype);
+
+// Caller-owned storage, sized by quantized_sizes() (host or device memory,
+// matching the back-end). Pointers the recipe does not use may be null.
+struct QuantizedBuffers {
+  int8_t* q8 = nullptr;
+  int8_t* k8 = nullptr;
+  float* q_scale = nullptr;
+  float* k_scale = nullptr;
+  float* k_mean = nullptr;
+  float* lse_offset = nullptr;
+  int8_t* vt = nullptr;
+  float* v_scale = nullptr;
+  uint16_t* v16 = nullptr;
+};
+
+// Quantizes q, k, v ([B, S, H, D] f32/f16/bf16) as `recipe` prescribes
+// (int8-Q/K recipes): K's channel mean when smoothing, per-token K and Q (with
+// Q's lse_offset), and V to int8 V̂ᵀ or, for half-int8, to 16 bits (fp16/bf16
+// inputs are used in place; f32 is rounded to fp16 on the CPU). Returns views
+// of the buffers ready for attention_quantized().
+QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorView& v,
+                         const Recipe& recipe, const QuantizedBuffers& buffers,
+                         const QuantizeOptions& opt = {});
+
+// quantize() into host memory that this object owns (CPU back-end).
+class HostQuantized {
+ public:
+  HostQuantized(const TensorView& q, const TensorView& k, const TensorView& v,
+                const Recipe& recipe);
+  const QuantizedInputs& inputs() const { return inputs_; }
+
+ private:
+  std::vector<int8_t> q8_, k8_, vt_;
+  std::vector<float> q_scale_, k_scale_, k_mean_, lse_offset_, v_scale_;
+  std::vector<uint16_t> v16_;
+  QuantizedInputs inputs_;
 };
 
 // Attention on quantized inputs.

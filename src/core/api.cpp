@@ -256,6 +256,90 @@ void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale,
   cpu::quantize_v(v, format, vt, scale);
 }
 
+QuantizedSizes quantized_sizes(int64_t batch, int64_t heads, int64_t kv_heads, int64_t seqlen_q,
+                               int64_t seqlen_k, int64_t head_dim, const Recipe& recipe,
+                               DType v_dtype) {
+  if (!recipe.int8_qk())
+    fail("recipe " + recipe_name(recipe) + " is a float baseline: nothing to quantize");
+  QuantizedSizes n;
+  n.q8 = batch * seqlen_q * heads * head_dim;
+  n.k8 = batch * seqlen_k * kv_heads * head_dim;
+  n.q_scale = batch * heads * seqlen_q;
+  n.k_scale = batch * kv_heads * seqlen_k;
+  if (recipe.smooth_k) {
+    n.k_mean = batch * kv_heads * head_dim;
+    n.lse_offset = n.q_scale;
+  }
+  if (recipe.int8_v()) {
+    n.vt = batch * kv_heads * head_dim * padded_kv_length(seqlen_k);
+    n.v_scale = batch * kv_heads * head_dim;
+  } else if (v_dtype == DType::f32) {
+    n.v16 = batch * seqlen_k * kv_heads * head_dim;
+  }
+  return n;
+}
+
+QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorView& v,
+                         const Recipe& recipe, const QuantizedBuffers& buf,
+                         const QuantizeOptions& opt) {
+  check_tensor(q, "q", kFloatInputs);
+  check_tensor(k, "k", kFloatInputs);
+  check_tensor(v, "v", kFloatInputs);
+  const detail::Shape s = detail::check_attention_shapes(q, k, &v, q);
+  const QuantizedSizes n = quantized_sizes(s.batch, s.heads, s.kv_heads, s.seqlen_q, s.seqlen_k,
+                                           s.head_dim, recipe, v.dtype);
+  const Backend backend = resolve_backend(opt.backend, q.data);
+  const QuantizeOptions qopt{backend, opt.stream};
+  QuantizedInputs in;
+  in.recipe = recipe;
+  in.q = TensorView::bshd(buf.q8, DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
+  in.k = TensorView::bshd(buf.k8, DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  if (recipe.smooth_k) {
+    check_pointer(buf.k_mean, "buffers.k_mean");
+    check_pointer(buf.lse_offset, "buffers.lse_offset");
+    channel_mean(k, buf.k_mean, qopt);
+  }
+  const float* k_mean = recipe.smooth_k ? buf.k_mean : nullptr;
+  quantize_per_token(k, k_mean, in.k, buf.k_scale, qopt);
+  quantize_q(q, in.q, buf.q_scale, k_mean, s.kv_heads, recipe.smooth_k ? buf.lse_offset : nullptr,
+             qopt);
+  in.q_scale = buf.q_scale;
+  in.k_scale = buf.k_scale;
+  in.lse_offset = recipe.smooth_k ? buf.lse_offset : nullptr;
+  if (n.vt) {
+    quantize_v(v, recipe.v, buf.vt, buf.v_scale, qopt);
+    in.vt = buf.vt;
+    in.v_scale = buf.v_scale;
+  } else if (n.v16) {
+    // half-int8 keeps V in 16 bits: f32 input is rounded to fp16.
+    if (backend != Backend::cpu)
+      detail::unsupported("recipe half-int8 on the CUDA back-end needs fp16 or bf16 V (got f32)");
+    check_pointer(buf.v16, "buffers.v16", 2);
+    cpu::convert_to_fp16(v, buf.v16);
+    in.v = TensorView::bshd(buf.v16, DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  } else {
+    in.v = v;  // fp16 / bf16 V is used in place
+  }
+  return in;
+}
+
+HostQuantized::HostQuantized(const TensorView& q, const TensorView& k, const TensorView& v,
+                             const Recipe& recipe) {
+  const QuantizedSizes n =
+      quantized_sizes(q.batch, q.heads, k.heads, q.seq, k.seq, q.dim, recipe, v.dtype);
+  auto size = [](int64_t count) { return static_cast<size_t>(count); };
+  q8_.resize(size(n.q8)), k8_.resize(size(n.k8)), vt_.resize(size(n.vt));
+  q_scale_.resize(size(n.q_scale)), k_scale_.resize(size(n.k_scale));
+  k_mean_.resize(size(n.k_mean)), lse_offset_.resize(size(n.lse_offset));
+  v_scale_.resize(size(n.v_scale)), v16_.resize(size(n.v16));
+  auto ptr = [](auto& vec) { return vec.empty() ? nullptr : vec.data(); };
+  QuantizedBuffers buf;
+  buf.q8 = ptr(q8_), buf.k8 = ptr(k8_), buf.vt = ptr(vt_);
+  buf.q_scale = ptr(q_scale_), buf.k_scale = ptr(k_scale_), buf.k_mean = ptr(k_mean_);
+  buf.lse_offset = ptr(lse_offset_), buf.v_scale = ptr(v_scale_), buf.v16 = ptr(v16_);
+  inputs_ = quantize(q, k, v, recipe, buf, QuantizeOptions{Backend::cpu, nullptr});
+}
+
 // ---- attention ---------------------------------------------------------------
 void attention_quantized(const QuantizedInputs& in, const TensorView& out, float* lse,
                          const AttentionOptions& opt) {
@@ -336,43 +420,19 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
   // INT8 Q/K: quantize into scratch, then the quantized kernel. On CUDA the
   // quantization kernels' non-finite checks are read once, before attention.
   cuda_backend::DeferredFiniteCheck finite_check(backend == Backend::cuda, opt.stream);
-  QuantizeOptions qopt{backend, opt.stream};
-  QuantizedInputs in;
-  in.recipe = r;
-  int8_t* q8 = scratch.get<int8_t>(s.batch * s.seqlen_q * s.heads * s.head_dim);
-  int8_t* k8 = scratch.get<int8_t>(s.batch * s.seqlen_k * s.kv_heads * s.head_dim);
-  in.q = TensorView::bshd(q8, DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
-  in.k = TensorView::bshd(k8, DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
-  float* q_scale = scratch.get<float>(s.batch * s.heads * s.seqlen_q);
-  float* k_scale = scratch.get<float>(s.batch * s.kv_heads * s.seqlen_k);
-  float* k_mean = nullptr;
-  float* lse_offset = nullptr;
-  if (r.smooth_k) {
-    k_mean = scratch.get<float>(s.batch * s.kv_heads * s.head_dim);
-    lse_offset = scratch.get<float>(s.batch * s.heads * s.seqlen_q);
-    channel_mean(k, k_mean, qopt);
-  }
-  quantize_per_token(k, k_mean, in.k, k_scale, qopt);
-  quantize_q(q, in.q, q_scale, k_mean, s.kv_heads, lse_offset, qopt);
-  in.q_scale = q_scale, in.k_scale = k_scale, in.lse_offset = lse_offset;
-  float* vf = nullptr;
-  if (r.int8_v()) {
-    int8_t* vt = scratch.get<int8_t>(s.batch * s.kv_heads * s.head_dim *
-                                     padded_kv_length(s.seqlen_k));
-    float* v_scale = scratch.get<float>(s.batch * s.kv_heads * s.head_dim);
-    quantize_v(v, r.v, vt, v_scale, qopt);
-    in.vt = vt, in.v_scale = v_scale;
-  } else if (v.dtype == DType::f32) {
-    // half-int8 keeps V in 16 bits: fp32 inputs are rounded to fp16 first.
-    if (backend != Backend::cpu)
-      detail::unsupported("recipe half-int8 on the CUDA back-end needs fp16 or bf16 V (got f32)");
-    vf = scratch.get<float>(s.batch * s.seqlen_k * s.kv_heads * s.head_dim);
-    cpu::prepare_float_v(v, VFormat::fp16, vf,
-                         scratch.get<float>(s.batch * s.kv_heads * s.head_dim));
-    in.v = TensorView::bshd(vf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
-  } else {
-    in.v = v;
-  }
+  const QuantizedSizes n = quantized_sizes(s.batch, s.heads, s.kv_heads, s.seqlen_q, s.seqlen_k,
+                                           s.head_dim, r, v.dtype);
+  QuantizedBuffers buf;
+  buf.q8 = scratch.get<int8_t>(n.q8);
+  buf.k8 = scratch.get<int8_t>(n.k8);
+  buf.q_scale = scratch.get<float>(n.q_scale);
+  buf.k_scale = scratch.get<float>(n.k_scale);
+  if (n.k_mean) buf.k_mean = scratch.get<float>(n.k_mean);
+  if (n.lse_offset) buf.lse_offset = scratch.get<float>(n.lse_offset);
+  if (n.vt) buf.vt = scratch.get<int8_t>(n.vt);
+  if (n.v_scale) buf.v_scale = scratch.get<float>(n.v_scale);
+  if (n.v16) buf.v16 = scratch.get<uint16_t>(n.v16);
+  const QuantizedInputs in = quantize(q, k, v, r, buf, QuantizeOptions{backend, opt.stream});
   AttentionOptions qa = opt;
   qa.backend = backend;
   finite_check.check();  // CUDA: one stream synchronization

@@ -24,6 +24,9 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale, const 
                 int64_t kv_heads, float* lse_offset);
 void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale);
 
+// V for half-int8 from f32 input: fp16 bits, contiguous [B, S, H, D].
+void convert_to_fp16(const TensorView& x, uint16_t* out);
+
 // Float baselines: writes `out` (f32, same logical shape, contiguous bshd) with
 // each element rounded to the format and divided by its scale, and the scales
 // in the per-token / per-channel arrays (equal values for per-tensor formats).

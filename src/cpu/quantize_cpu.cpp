@@ -173,6 +173,20 @@ float round_float_operand(const TensorView& x, bool fp8, const char* what, float
 
 }  // namespace
 
+void convert_to_fp16(const TensorView& x, uint16_t* out) {
+  const TensorView dst = TensorView::bshd(out, DType::f16, x.batch, x.seq, x.heads, x.dim);
+  parallel_for(x.batch * x.heads, [&](int64_t task) {
+    const int64_t b = task / x.heads, h = task % x.heads;
+    std::vector<float> row(static_cast<size_t>(x.dim));
+    for (int64_t s = 0; s < x.seq; ++s) {
+      load_row(x, b, s, h, row.data());
+      check_row_finite(row.data(), x.dim, "V", b, s, h);
+      uint16_t* o = out + dst.offset(b, s, h);
+      for (int64_t d = 0; d < x.dim; ++d) o[d] = numeric::float_to_half_bits(row[d]);
+    }
+  });
+}
+
 void prepare_float_qk(const TensorView& x, QKFormat format, float* out, float* scale) {
   const float s = round_float_operand(x, format == QKFormat::e4m3_per_tensor, "input", out);
   std::fill(scale, scale + x.batch * x.heads * x.seq, s);  // [B, H, S]

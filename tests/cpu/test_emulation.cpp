@@ -13,53 +13,6 @@
 namespace intfa::test {
 namespace {
 
-// Quantized operands for `recipe`, owned.
-struct Quantized {
-  std::vector<int8_t> q8, k8, vt;
-  std::vector<float> q_scale, k_scale, v_scale, k_mean, lse_offset;
-  std::vector<uint16_t> v16;  // half-int8: V as fp16
-  QuantizedInputs in;
-};
-
-Quantized quantize_all(const Inputs& x, const Recipe& recipe) {
-  const Shape& s = x.shape;
-  Quantized r;
-  r.q8.resize(x.q.size());
-  r.k8.resize(x.k.size());
-  r.q_scale.resize(static_cast<size_t>(s.batch * s.heads * s.seqlen_q));
-  r.k_scale.resize(static_cast<size_t>(s.batch * s.kv_heads * s.seqlen_k));
-  r.in.recipe = recipe;
-  r.in.q = TensorView::bshd(r.q8.data(), DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
-  r.in.k = TensorView::bshd(r.k8.data(), DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
-  const QuantizeOptions cpu{Backend::cpu, nullptr};
-  if (recipe.smooth_k) {
-    r.k_mean.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim));
-    r.lse_offset.resize(r.q_scale.size());
-    channel_mean(x.kv(), r.k_mean.data(), cpu);
-  }
-  quantize_per_token(x.kv(), recipe.smooth_k ? r.k_mean.data() : nullptr, r.in.k,
-                     r.k_scale.data(), cpu);
-  quantize_q(x.qv(), r.in.q, r.q_scale.data(), recipe.smooth_k ? r.k_mean.data() : nullptr,
-             s.kv_heads, recipe.smooth_k ? r.lse_offset.data() : nullptr, cpu);
-  r.in.q_scale = r.q_scale.data();
-  r.in.k_scale = r.k_scale.data();
-  r.in.lse_offset = recipe.smooth_k ? r.lse_offset.data() : nullptr;
-  if (recipe.int8_v()) {
-    r.vt.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim *
-                                    padded_kv_length(s.seqlen_k)));
-    r.v_scale.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim));
-    quantize_v(x.vv(), recipe.v, r.vt.data(), r.v_scale.data(), cpu);
-    r.in.vt = r.vt.data();
-    r.in.v_scale = r.v_scale.data();
-  } else {
-    r.v16.resize(x.v.size());
-    for (size_t i = 0; i < x.v.size(); ++i) r.v16[i] = numeric::float_to_half_bits(x.v[i]);
-    r.in.v = TensorView::bshd(r.v16.data(), DType::f16, s.batch, s.seqlen_k, s.kv_heads,
-                              s.head_dim);
-  }
-  return r;
-}
-
 // Reads element (b, s, h, d) of an output buffer of any float type as float.
 float out_at(const std::vector<unsigned char>& buf, const TensorView& t, int64_t b, int64_t s,
              int64_t h, int64_t d) {
@@ -82,7 +35,7 @@ TEST(Emulation, TiledKernelEqualsDirectEmulationBitForBit) {
     SCOPED_TRACE(s.str() + " recipe=" + recipes[trial % 6] + " causal=" + std::to_string(causal) +
                  " out=" + dtype_name(out_type) + " kv_block=" + std::to_string(kv_block));
     const Inputs x = make_inputs(s, rng, Dist::normal);
-    const Quantized qz = quantize_all(x, recipe);
+    const HostQuantized qz(x.qv(), x.kv(), x.vv(), recipe);
 
     const size_t out_elems = static_cast<size_t>(s.batch * s.seqlen_q * s.heads * s.head_dim);
     std::vector<unsigned char> tiled(out_elems * dtype_size(out_type)),
@@ -99,11 +52,11 @@ TEST(Emulation, TiledKernelEqualsDirectEmulationBitForBit) {
     opt.causal = causal;
     opt.kv_block = kv_block;
     opt.backend = Backend::cpu;
-    attention_quantized(qz.in, view(tiled), lse_tiled.data(), opt);
+    attention_quantized(qz.inputs(), view(tiled), lse_tiled.data(), opt);
 
     std::vector<float> unit_scales;
     const detail::Shape shape{s.batch, s.heads, s.kv_heads, s.seqlen_q, s.seqlen_k, s.head_dim};
-    const AttentionParams p = detail::build_params(qz.in, view(emulated), lse_emulated.data(), opt,
+    const AttentionParams p = detail::build_params(qz.inputs(), view(emulated), lse_emulated.data(), opt,
                                                    Backend::cpu, shape, unit_scales);
     ASSERT_EQ(p.kv_block, kv_block);
     cpu::attention_emulated(p);

@@ -172,5 +172,14 @@ TEST(Errors, QuantizedInputs) {
   EXPECT_TRUE(p.untouched());
 }
 
+TEST(Errors, QuantizeNeedsAnInt8Recipe) {
+  Problem p;
+  expect_error([&] { HostQuantized(p.qv(), p.kv(), p.vv(), Recipe::fp8_tensor()); },
+               StatusCode::invalid_argument, "float baseline: nothing to quantize");
+  QuantizedBuffers none;
+  expect_error([&] { quantize(p.qv(), p.kv(), p.vv(), Recipe::intfa(), none, {Backend::cpu, nullptr}); },
+               StatusCode::invalid_argument, "null pointer");
+}
+
 }  // namespace
 }  // namespace intfa::test
