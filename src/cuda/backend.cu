@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <climits>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -87,13 +88,31 @@ const AttentionConfig& select(const AttentionParams& p, PMode* mode_out) {
     cuda::unsupported("head dim " + std::to_string(p.head_dim) +
                       " is not supported by the CUDA back-end (supported: " +
                       supported_head_dims() + ")");
+  // Tuning knobs for tests and benchmarks, when several kernels share a key
+  // block (same results, different speed): INTFA_CUDA_WARPS=4|8 and
+  // INTFA_CUDA_PIPELINE=0|1 prefer that CTA size / that pipelining.
+  static const int want_warps = [] {
+    const char* env = std::getenv("INTFA_CUDA_WARPS");
+    return env ? std::atoi(env) : 0;
+  }();
+  static const int want_pipeline = [] {
+    const char* env = std::getenv("INTFA_CUDA_PIPELINE");
+    return env ? std::atoi(env) : -1;
+  }();
+  auto score = [&](const AttentionConfig* c) {
+    return (want_warps > 0 && c->threads == 32 * want_warps ? 2 : 0) +
+           (want_pipeline >= 0 && c->pipelined == (want_pipeline != 0) ? 1 : 0);
+  };
+  const AttentionConfig* chosen = nullptr;
   std::string blocks;
   for (const AttentionConfig* c : candidates) {
-    if (c->block_n == p.kv_block) {
-      *mode_out = mode;
-      return *c;
-    }
-    blocks += (blocks.empty() ? "" : ", ") + std::to_string(c->block_n);
+    if (c->block_n == p.kv_block && (chosen == nullptr || score(c) > score(chosen))) chosen = c;
+    const std::string b = std::to_string(c->block_n);
+    if (blocks.find(b) == std::string::npos) blocks += (blocks.empty() ? "" : ", ") + b;
+  }
+  if (chosen != nullptr) {
+    *mode_out = mode;
+    return *chosen;
   }
   cuda::unsupported("kv_block " + std::to_string(p.kv_block) +
                     " is not supported by the CUDA kernel for head dim " +

@@ -291,7 +291,8 @@ Case random_case(std::mt19937_64& rng) {
   c.out_dtype = outs[pick(0, 2)];
   c.bhsd_out = pick(0, 1);
   c.lse = pick(0, 3) != 0;
-  if (c.s.head_dim == 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 128;
+  // D = 128 intfa has two key blocks (128 default, 64).
+  if (c.s.head_dim == 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
   if (pick(0, 5) == 0) c.dist = Dist::outlier;
   return c;
 }
@@ -320,7 +321,7 @@ TEST(CudaAttention, EdgeShapes) {
       {{2, 4, 1, 129, 257, 128}, "intfa", DType::i8, true, DType::bf16, true},  // MQA
       {{1, 6, 2, 127, 129, 256}, "paper", DType::i8, false, DType::f16},        // GQA
       {{1, 2, 2, 64, 64, 64}, "intfa", DType::i8, true},
-      {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 128},
+      {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 64},
       {{1, 3, 3, 1, 1000, 128}, "intfa", DType::i8, false},                     // decode-like
       {{1, 3, 1, 513, 1, 64}, "half-int8", DType::bf16, false},
   };
@@ -514,6 +515,8 @@ TEST(CudaSanitize, SmallShapesEveryKernel) {
     }
   Case c{{1, 1, 1, 100, 200, 128}, "intfa", DType::i8, false, DType::f32, false, true, 128};
   run_case(c, rng, t);
+  Case c64{{1, 2, 1, 250, 333, 128}, "intfa", DType::i8, true, DType::bf16, true, true, 64};
+  run_case(c64, rng, t);
   Case h{{1, 1, 1, 65, 130, 128}, "half-int8", DType::f16, false};
   run_case(h, rng, t);
 }

@@ -119,7 +119,7 @@ void mma_f16(std::array<std::array<double, 4>, 32>& d, const std::array<Regs, 32
 template <class T>
 void check_traits() {
   SCOPED_TRACE(std::string("D=") + std::to_string(T::kHeadDim) + " " + pmode_name(T::kMode) +
-               " N=" + std::to_string(T::kBlockN));
+               " N=" + std::to_string(T::kBlockN) + " warps=" + std::to_string(T::kWarps));
   std::mt19937 rng(1234 + T::kHeadDim + T::kBlockN + static_cast<int>(T::kMode));
   constexpr int D = T::kHeadDim, N = T::kBlockN, M = T::kBlockM;
 
@@ -275,19 +275,25 @@ void check_traits() {
   EXPECT_EQ(bank_conflicts, 0) << "shared-memory bank conflicts in ldmatrix";
 }
 
-#define LAYOUT_TEST(D, MODE, N)                                  \
-  TEST(CudaLayout, D##_##MODE##_##N) {                           \
-    check_traits<KernelTraits<D, PMode::MODE, N>>();             \
+// The instantiated kernels (src/cuda/CMakeLists.txt) and the 4-warp CTA.
+// Pipelining does not change any layout.
+#define LAYOUT_TEST(D, MODE, N, W)                               \
+  TEST(CudaLayout, D##_##MODE##_##N##_##W) {                     \
+    check_traits<KernelTraits<D, PMode::MODE, N, W>>();          \
   }
-LAYOUT_TEST(64, uint8_block, 64)
-LAYOUT_TEST(64, int8_running, 64)
-LAYOUT_TEST(64, f16, 64)
-LAYOUT_TEST(128, uint8_block, 64)
-LAYOUT_TEST(128, uint8_block, 128)
-LAYOUT_TEST(128, int8_running, 64)
-LAYOUT_TEST(128, f16, 64)
-LAYOUT_TEST(256, uint8_block, 64)
-LAYOUT_TEST(256, f16, 64)
+LAYOUT_TEST(64, uint8_block, 64, 8)
+LAYOUT_TEST(64, int8_running, 64, 8)
+LAYOUT_TEST(64, f16, 64, 8)
+LAYOUT_TEST(64, bf16, 64, 8)
+LAYOUT_TEST(128, uint8_block, 128, 8)
+LAYOUT_TEST(128, uint8_block, 64, 8)
+LAYOUT_TEST(128, int8_running, 64, 8)
+LAYOUT_TEST(128, f16, 64, 8)
+LAYOUT_TEST(256, uint8_block, 64, 8)
+LAYOUT_TEST(256, int8_running, 64, 8)
+LAYOUT_TEST(256, f16, 64, 8)
+LAYOUT_TEST(128, uint8_block, 128, 4)
+LAYOUT_TEST(64, uint8_block, 64, 4)
 
 }  // namespace
 }  // namespace intfa::cuda

@@ -82,6 +82,27 @@ __device__ __forceinline__ void mma_u8s8(int32_t (&d)[4], const uint32_t (&a)[4]
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+// D = A·B + C with C a separate (read-only) quad: starts an accumulation from
+// a constant, e.g. the int -> float magic bias (int_to_float_biased) held in
+// registers once for the whole kernel.
+__device__ __forceinline__ void mma_s8s8_from(int32_t (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                              uint32_t b1, const int32_t (&c)[4]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%10, %11, %12, %13};\n"
+      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c[0]), "r"(c[1]),
+        "r"(c[2]), "r"(c[3]));
+}
+__device__ __forceinline__ void mma_u8s8_from(int32_t (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                              uint32_t b1, const int32_t (&c)[4]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%10, %11, %12, %13};\n"
+      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c[0]), "r"(c[1]),
+        "r"(c[2]), "r"(c[3]));
+}
 // f16 x f16 -> f32 and bf16 x bf16 -> f32.
 __device__ __forceinline__ void mma_f16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                         uint32_t b1) {
@@ -118,6 +139,11 @@ inline constexpr int32_t kMagicBits = 0x4B400000;
 inline constexpr float kMagicFloat = 12582912.0f;  // 1.5 * 2^23
 __device__ __forceinline__ float int_to_float_exact22(int32_t x) {
   return __int_as_float(x + kMagicBits) - kMagicFloat;
+}
+// The same when the accumulation already started from kMagicBits (the mma
+// added the bias): one FADD.
+__device__ __forceinline__ float int_to_float_biased(int32_t biased) {
+  return __int_as_float(biased) - kMagicFloat;
 }
 
 // rint(x) for x in [0, 255] returned in the low byte of the bits: x + 2^23

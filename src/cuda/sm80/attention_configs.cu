@@ -5,11 +5,15 @@
 namespace intfa::cuda {
 
 namespace {
-#define INTFA_ATTENTION_CONFIG(D, MODE, BN)                                                  \
-  AttentionConfig{D, PMode::MODE, BN, KernelTraits<D, PMode::MODE, BN>::kSmemBytes,          \
-                  KernelTraits<D, PMode::MODE, BN>::kBlockM,                                 \
-                  KernelTraits<D, PMode::MODE, BN>::kThreads,                                \
-                  &launch_attention<KernelTraits<D, PMode::MODE, BN>>},
+#define INTFA_ATTENTION_CONFIG(D, MODE, BN, WARPS, PIPE)                                   \
+  AttentionConfig{D,                                                                   \
+                  PMode::MODE,                                                         \
+                  BN,                                                                  \
+                  KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>::kSmemBytes,                 \
+                  KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>::kBlockM,                    \
+                  KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>::kThreads,                   \
+                  PIPE != 0,                                                                    \
+                  &launch_attention<KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>>},
 const AttentionConfig kConfigs[] = {
 #include "attention_configs.inc"
 };

@@ -18,6 +18,13 @@
 // with the online-softmax bookkeeping of src/cpu/softmax_row.hpp
 // (softmax_block). The O rescale by alpha is skipped when no row of the warp
 // changed its running max (alpha == 1 exactly: same result).
+// Pipelined instantiations (KernelTraits::kPipelined) issue the Q̂·K̂ᵀ of block
+// b+1 before the softmax of block b, so the scheduler interleaves those IMMAs
+// with the exp/quantize arithmetic (FlashAttention-3's intra-warp overlap);
+// block b+1 must then have landed one block earlier (cp.async.wait_group 0).
+// Integer accumulations start from the magic bias 0x4B400000 held in a
+// register quad (mma's C operand), so S and P·V convert to float in one FADD.
+// Full key blocks copy without bounds checks; the last ragged block zero-fills.
 //
 // Semantics versus the CPU back-end (docs/PERF.md, tests/cuda): identical
 // algorithm and block boundaries; the float operations differ in places:
@@ -30,6 +37,7 @@
 
 #include <cfloat>
 #include <cstdint>
+#include <type_traits>
 
 #include "common/ptx.cuh"
 #include "core/numeric.hpp"
@@ -104,30 +112,50 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       cp_async_16(dst + T::q_offset(r, c), src, ok ? 16 : 0);
     }
   };
+  // Each thread's copies of a block are rows r0, r0 + step, ... of one 16-byte
+  // column; the step is a multiple of 16 rows, so the swizzle of every copy is
+  // that of the first and the destinations are the first plus constants. Only
+  // the row offset n0 changes from block to block.
+  constexpr int kKStep = kThreads / T::kKRowChunks;   // K̂ rows between copies
+  constexpr int kVStep = kThreads / T::kVRowChunks;   // V rows between copies
+  static_assert(kKStep % (kIntP ? 16 : 8) == 0 && kVStep % 8 == 0, "copy steps keep the swizzle");
+  const int k_r0 = tid / T::kKRowChunks, v_r0 = tid / T::kVRowChunks;
+  const int8_t* k_src0 = k_base + k_r0 * p.k_row_stride + (tid % T::kKRowChunks) * 16;
+  const uint32_t k_dst0 = T::k_offset(k_r0, tid % T::kKRowChunks);
+  const uint32_t v_dst0 = T::v_offset(v_r0, tid % T::kVRowChunks);
+  const int64_t v_row_bytes = p.v_row_stride * (kIntP ? 1 : 2);
+  const uint8_t* v_src0 = kIntP ? v_base + v_r0 * v_row_bytes + (tid % T::kVRowChunks) * 16
+                                : v_base + v_r0 * v_row_bytes + (tid % T::kVRowChunks) * 16;
+  const int64_t k_step_bytes = kKStep * p.k_row_stride;
+  const int64_t v_step_bytes = kVStep * v_row_bytes;
   auto load_kv = [&](int blk, int s) {
     const int n0 = blk * kBlockN;
     const uint32_t dst = stage_addr(s);
+    const int8_t* k_blk = k_src0 + static_cast<int64_t>(n0) * p.k_row_stride;
+    const uint8_t* v_blk = kIntP ? v_src0 + n0 : v_src0 + static_cast<int64_t>(n0) * v_row_bytes;
+    if (n0 + kBlockN <= p.seqlen_k) {  // CTA-uniform: every key of the block exists
 #pragma unroll
-    for (int it = 0; it < kBlockN * T::kKRowChunks / kThreads; ++it) {
-      const int i = tid + it * kThreads;
-      const int r = i / T::kKRowChunks, c = i % T::kKRowChunks;
-      const bool ok = n0 + r < p.seqlen_k;
-      const int8_t* src = ok ? k_base + (n0 + r) * p.k_row_stride + c * 16 : p.k;
-      cp_async_16(dst + T::k_offset(r, c), src, ok ? 16 : 0);
+      for (int it = 0; it < kBlockN / kKStep; ++it)
+        cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, k_blk + it * k_step_bytes, 16);
+#pragma unroll
+      for (int it = 0; it < T::kVRows / kVStep; ++it)
+        cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes, v_blk + it * v_step_bytes, 16);
+      if (tid < kBlockN) cp_async_4(dst + T::kScaleOffset + 4 * tid, ks_base + n0 + tid, 4);
+      return;
+    }
+    // Ragged last block: rows past Sk are zero-filled and read nothing.
+#pragma unroll
+    for (int it = 0; it < kBlockN / kKStep; ++it) {
+      const bool ok = n0 + k_r0 + it * kKStep < p.seqlen_k;
+      cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, ok ? k_blk + it * k_step_bytes : p.k,
+                  ok ? 16 : 0);
     }
 #pragma unroll
-    for (int it = 0; it < T::kVRows * T::kVRowChunks / kThreads; ++it) {
-      const int i = tid + it * kThreads;
-      const int r = i / T::kVRowChunks, c = i % T::kVRowChunks;
-      if constexpr (kIntP) {
-        // V̂ᵀ channel r, keys n0.. (inside the zero padding to kVTokenAlign).
-        cp_async_16(dst + T::v_offset(r, c), v_base + r * p.v_row_stride + n0 + c * 16, 16);
-      } else {
-        const bool ok = n0 + r < p.seqlen_k;
-        const uint8_t* src =
-            ok ? v_base + (n0 + r) * p.v_row_stride * 2 + c * 16 : static_cast<const uint8_t*>(p.v);
-        cp_async_16(dst + T::v_offset(r, c), src, ok ? 16 : 0);
-      }
+    for (int it = 0; it < T::kVRows / kVStep; ++it) {
+      // V̂ᵀ: channel rows, always inside the zero padding to kVTokenAlign.
+      const bool ok = kIntP || n0 + v_r0 + it * kVStep < p.seqlen_k;
+      cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes,
+                  ok ? v_blk + it * v_step_bytes : static_cast<const uint8_t*>(p.v), ok ? 16 : 0);
     }
     if (tid < kBlockN) {
       const bool ok = n0 + tid < p.seqlen_k;
@@ -148,11 +176,35 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     m_run[r] = kNegInf;
     l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
   }
+  // The int -> float bias every integer accumulation starts from (ptx.cuh).
+  const int32_t magic[4] = {kMagicBits, kMagicBits, kMagicBits, kMagicBits};
   float acc[T::kDTiles][4];
 #pragma unroll
   for (int j = 0; j < T::kDTiles; ++j)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+
+  // S = Q̂·K̂ᵀ of the K̂ tile at st_k, starting from the magic bias (see
+  // int_to_float_biased): no per-element add. n8-tile pairs outer: each pair's
+  // S is final after its k steps, so its conversion and max overlap the IMMAs
+  // of the next pairs.
+  auto qk = [&](uint32_t st_k, int32_t (&s)[T::kNTiles][4], const uint32_t (&qf)[T::kDChunks][4]) {
+#pragma unroll
+    for (int jp = 0; jp < T::kNTiles / 2; ++jp) {
+#pragma unroll
+      for (int c = 0; c < T::kDChunks; ++c) {
+        uint32_t kb[4];
+        ldmatrix_x4(kb, st_k + T::k_ldsm(lane, jp, c));
+        if (c == 0) {
+          mma_s8s8_from(s[2 * jp], qf[c], kb[0], kb[1], magic);
+          mma_s8s8_from(s[2 * jp + 1], qf[c], kb[2], kb[3], magic);
+        } else {
+          mma_s8s8(s[2 * jp], qf[c], kb[0], kb[1]);
+          mma_s8s8(s[2 * jp + 1], qf[c], kb[2], kb[3]);
+        }
+      }
+    }
+  };
 
   if (n_blocks > 0) {
     load_q();
@@ -161,16 +213,20 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     cp_async_commit();
     if (n_blocks > 1) load_kv(1, 1);
     cp_async_commit();
-    cp_async_wait<2>();  // Q̂ landed (this thread's part)
+    // Q̂ landed (this thread's part); pipelined: block 0 too.
+    if constexpr (T::kPipelined) cp_async_wait<1>(); else cp_async_wait<2>();
     __syncthreads();
     uint32_t qf[T::kDChunks][4];
 #pragma unroll
     for (int c = 0; c < T::kDChunks; ++c)
       ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
+    int32_t s_next[T::kNTiles][4];  // pipelined: S of the next block
+    if constexpr (T::kPipelined) qk(stage_addr(0), s_next, qf);
 
     int stage = 0;
     for (int blk = 0; blk < n_blocks; ++blk) {
-      cp_async_wait<1>();  // block blk landed (this thread's part)
+      // Block blk landed (this thread's part); pipelined: block blk+1 too.
+      if constexpr (T::kPipelined) cp_async_wait<0>(); else cp_async_wait<1>();
       // Everyone's part landed, and everyone finished block blk-1 (and the Q̂
       // fragments), so the stage that block blk+2 goes to is free.
       __syncthreads();
@@ -179,23 +235,26 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       const int n0 = blk * kBlockN;
       const uint32_t st = stage_addr(stage);
       stage = stage == 2 ? 0 : stage + 1;
+      const uint32_t st_next = stage_addr(stage);
       if (n0 >= warp_n_end) continue;  // warp-uniform: every row of the warp is masked
+      // Two copies of the block body: the masking of ragged and causal-diagonal
+      // blocks is compiled out of the others (no branch inside the body, so
+      // the scheduler can interleave its IMMAs with the softmax arithmetic).
+      auto block = [&](auto mask_tag) {
 
-      // ---- S = Q̂·K̂ᵀ ----------------------------------------------------------------
+      // ---- S = Q̂·K̂ᵀ (pipelined: this block's S was issued during the last block) ----
       int32_t s[T::kNTiles][4];
+      if constexpr (T::kPipelined) {
 #pragma unroll
-      for (int j = 0; j < T::kNTiles; ++j)
+        for (int j = 0; j < T::kNTiles; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) s[j][e] = 0;
-#pragma unroll
-      for (int c = 0; c < T::kDChunks; ++c) {
-#pragma unroll
-        for (int jp = 0; jp < T::kNTiles / 2; ++jp) {
-          uint32_t kb[4];
-          ldmatrix_x4(kb, st + T::k_ldsm(lane, jp, c));
-          mma_s8s8(s[2 * jp], qf[c], kb[0], kb[1]);
-          mma_s8s8(s[2 * jp + 1], qf[c], kb[2], kb[3]);
-        }
+          for (int e = 0; e < 4; ++e) s[j][e] = s_next[j][e];
+        // The next block's IMMAs go out first; the scheduler interleaves them
+        // with this block's softmax (no branch between them). Past the last
+        // block they recompute this stage (valid data, result unused).
+        qk(blk + 1 < n_blocks ? st_next : st, s_next, qf);
+      } else {
+        qk(st, s, qf);
       }
 
       // ---- t = S · k_scale, masking, block row max ------------------------------------
@@ -209,9 +268,9 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
         const float2 ks = *reinterpret_cast<const float2*>(ks_smem + T::s_key(j, 0, 0));
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          x[j][e] = int_to_float_exact22(s[j][e]) * ((e & 1) ? ks.y : ks.x);
+          x[j][e] = int_to_float_biased(s[j][e]) * ((e & 1) ? ks.y : ks.x);
       }
-      if (n0 + kBlockN > warp_n_full) {  // warp-uniform: ragged or causal-diagonal block
+      if constexpr (decltype(mask_tag)::value) {  // ragged or causal-diagonal block
         const int limit[2] = {visible_of[0] - n0 - key_base, visible_of[1] - n0 - key_base};
 #pragma unroll
         for (int j = 0; j < T::kNTiles; ++j)
@@ -259,7 +318,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
             if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
             w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
           }
-        uint32_t sum[2] = {0u, 0u};
+        [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
 #pragma unroll
         for (int cc = 0; cc < kPRegs; ++cc)
 #pragma unroll
@@ -307,17 +366,27 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
       for (int jdp = 0; jdp < T::kDTiles / 2; ++jdp) {
         if constexpr (kIntP) {
-          int32_t o[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+          int32_t o[2][4];  // from the magic bias, like S
 #pragma unroll
           for (int cc = 0; cc < kPRegs; ++cc) {
             uint32_t vb[4];
             ldmatrix_x4(vb, st + T::v_ldsm(lane, jdp, cc));
             if constexpr (kMode == PMode::uint8_block) {
-              mma_u8s8(o[0], pa[cc], vb[0], vb[1]);
-              mma_u8s8(o[1], pa[cc], vb[2], vb[3]);
+              if (cc == 0) {
+                mma_u8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
+                mma_u8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
+              } else {
+                mma_u8s8(o[0], pa[cc], vb[0], vb[1]);
+                mma_u8s8(o[1], pa[cc], vb[2], vb[3]);
+              }
             } else {
-              mma_s8s8(o[0], pa[cc], vb[0], vb[1]);
-              mma_s8s8(o[1], pa[cc], vb[2], vb[3]);
+              if (cc == 0) {
+                mma_s8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
+                mma_s8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
+              } else {
+                mma_s8s8(o[0], pa[cc], vb[0], vb[1]);
+                mma_s8s8(o[1], pa[cc], vb[2], vb[3]);
+              }
             }
           }
 #pragma unroll
@@ -325,7 +394,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
             for (int e = 0; e < 4; ++e)
               acc[2 * jdp + x2][e] =
-                  fmaf(int_to_float_exact22(o[x2][e]), weight[e >> 1], acc[2 * jdp + x2][e]);
+                  fmaf(int_to_float_biased(o[x2][e]), weight[e >> 1], acc[2 * jdp + x2][e]);
         } else {
 #pragma unroll
           for (int cc = 0; cc < kPRegs; ++cc) {
@@ -340,6 +409,12 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
             }
           }
         }
+      }
+      };
+      if (n0 + kBlockN > warp_n_full) {  // warp-uniform
+        block(std::true_type{});
+      } else {
+        block(std::false_type{});
       }
     }
     cp_async_wait<0>();

@@ -33,7 +33,7 @@ void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stre
 
 }  // namespace intfa::cuda
 
-#define INTFA_INSTANTIATE_ATTENTION(D, MODE, BN)                                      \
+#define INTFA_INSTANTIATE_ATTENTION(D, MODE, BN, WARPS, PIPE)                         \
   template void intfa::cuda::launch_attention<                                       \
-      intfa::cuda::KernelTraits<D, intfa::cuda::PMode::MODE, BN>>(                   \
+      intfa::cuda::KernelTraits<D, intfa::cuda::PMode::MODE, BN, WARPS, PIPE>>(      \
       const intfa::cuda::KernelParams&, int64_t, cudaStream_t);

@@ -30,19 +30,28 @@ constexpr const char* pmode_name(PMode m) {
                                    : "p-bf16";
 }
 
-template <int kHeadDim_, PMode kMode_, int kBlockN_>
+template <int kHeadDim_, PMode kMode_, int kBlockN_, int kWarps_ = 8, bool kPipelined_ = false>
 struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr PMode kMode = kMode_;
   static constexpr int kBlockN = kBlockN_;  // keys per block = AttentionParams::kv_block
   static constexpr bool kIntP = kMode == PMode::int8_running || kMode == PMode::uint8_block;
 
-  static constexpr int kWarps = 8;
+  // 8 warps (128 rows) or 4 warps (64 rows) per CTA. With 4, two or more
+  // CTAs share an SM at the same registers per thread: their per-block
+  // barriers are independent, so one CTA's Q·Kᵀ phase overlaps another's
+  // softmax instead of all warps of the SM moving in lockstep.
+  static constexpr int kWarps = kWarps_;
+  // Pipelined: Q̂·K̂ᵀ of block b+1 is issued before the softmax of block b
+  // (one more S in registers; block b+1 must have landed a block earlier).
+  static constexpr bool kPipelined = kPipelined_;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kBlockM = 16 * kWarps;  // each warp owns 16 query rows
   static constexpr int kStages = 3;            // K/V tiles in flight (prefetch distance 2)
-  // Registers: the O accumulator is 16·D/32 floats per thread, S is 16·BlockN/32.
-  static constexpr int kMinBlocksPerSm = kHeadDim <= 64 ? 2 : 1;
+  // Registers: the O accumulator is 16·D/32 floats per thread, S is 16·BlockN/32:
+  // 128 registers for D = 64 with 64-key blocks, up to 255 otherwise.
+  static constexpr int kMinBlocksPerSm =
+      (kHeadDim <= 64 && kBlockN <= 64 && !kPipelined_ ? 2 : 1) * (kWarps == 4 ? 2 : 1);
 
   static constexpr int kDChunks = kHeadDim / 32;  // k32 steps of Q·Kᵀ
   static constexpr int kNTiles = kBlockN / 8;     // n8 tiles of S
