@@ -107,7 +107,7 @@ if ! skip bench; then
         flag=""
         [[ "$c" == 1 ]] && flag="--causal"
         "$BUILD/tools/intfa-bench" --backend cuda --recipe "$RECIPES" --batch 4 --heads 32 \
-          --seqlen-q "$s" --head-dim "$d" $flag --warmup 5 --repeats 20 --check-rows 16 --json \
+          --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 --check-rows 8 --json \
           >>"$OUT/intfa.jsonl" 2>>"$OUT/intfa.err" || echo "intfa-bench failed: D=$d S=$s causal=$c"
       done
     done
