@@ -293,6 +293,7 @@ LAYOUT_TEST(256, uint8_block, 64, 8)
 LAYOUT_TEST(256, int8_running, 64, 8)
 LAYOUT_TEST(256, f16, 64, 8)
 LAYOUT_TEST(128, uint8_block, 128, 4)
+LAYOUT_TEST(128, int8_running, 64, 4)
 LAYOUT_TEST(64, uint8_block, 64, 4)
 
 }  // namespace
