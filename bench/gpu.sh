@@ -4,7 +4,10 @@
 # 1. configures and builds build/gpu (Release, CUDA architectures from the GPU
 #    present: 90a for compute capability 9.0, else e.g. 80/86/89; ninja, all
 #    cores), building GoogleTest from source first when it is not installed;
-# 2. runs the CUDA tests (ctest -L cuda);
+# 2. runs the CUDA tests (ctest -L cuda), the CPU tests (ctest -L cpu: the
+#    host CPU's AVX-512 paths where it has them) and the Python package's
+#    pytest suite on the GPU (torch CUDA tensors, opcheck, torch.compile)
+#    against the extension built in the same tree;
 # 3. runs compute-sanitizer memcheck and racecheck on a small test subset;
 # 4. measures the mma.sync peak rates (bench/mma_peak.cu);
 # 5. benchmarks intfa (intfa-bench --backend cuda --json) against PyTorch's
@@ -63,12 +66,29 @@ if ! ls /usr/include/gtest/gtest.h /usr/local/include/gtest/gtest.h >/dev/null 2
   fi
 fi
 
+# ---- nanobind for the Python extension ---------------------------------------------
+PY_ARGS=(-DINTFA_BUILD_PYTHON=OFF)
+if ! skip python; then
+  if ! python3 -c "import nanobind" 2>/dev/null && ls "$ROOT"/.whl/nanobind-*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --target /tmp/intfa-pydeps "$ROOT"/.whl/*.whl
+    export PYTHONPATH=/tmp/intfa-pydeps${PYTHONPATH:+:$PYTHONPATH}
+  fi
+  if python3 -c "import nanobind" 2>/dev/null; then
+    PY_ARGS=(-DINTFA_BUILD_PYTHON=ON -DPython_EXECUTABLE="$(command -v python3)")
+  else
+    echo "nanobind not importable: Python tests are skipped"
+    SKIP="$SKIP python"
+  fi
+fi
+
 # ---- build ------------------------------------------------------------------------
 step "configure + build ($BUILD, $JOBS jobs)"
-cmake --preset gpu -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" -DINTFA_BUILD_PYTHON=OFF \
+cmake --preset gpu -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" "${PY_ARGS[@]}" \
   "${GTEST_ARGS[@]}" >"$OUT/configure.log" 2>&1 || { cat "$OUT/configure.log"; exit 1; }
 TARGETS=(intfa-bench)
 skip tests || TARGETS+=(intfa_cuda_tests intfa_cuda_layout_tests)
+skip cpu || skip tests || TARGETS+=(intfa_cpu_tests intfa_simd_tests)
+skip python || TARGETS+=(_core)
 /usr/bin/time -f "build: %e s" cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" \
   >"$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
 tail -1 "$OUT/build.log"
@@ -80,6 +100,17 @@ if ! skip tests; then
   ctest --test-dir "$BUILD" -L cuda --output-on-failure -j 1 2>&1 | tee "$OUT/ctest.log" | tail -25
   "$TEST_BIN" --gtest_filter='CudaAttention.Random*:CudaQuantize.Same*' 2>&1 |
     grep '\[ intfa \]' | tee -a "$OUT/ctest.log" || true
+fi
+
+if ! skip cpu && ! skip tests; then
+  step "ctest -L cpu (host CPU: $(grep -o -m1 -E 'avx512_vnni|avx512bw|avx2' /proc/cpuinfo | head -1))"
+  ctest --test-dir "$BUILD" -L cpu -j "$JOBS" 2>&1 | tee "$OUT/ctest_cpu.log" | grep -E "tests passed|tests failed|Failed|\*\*\*" | head -20
+fi
+
+if ! skip python; then
+  step "pytest tests/python (GPU, build-tree package)"
+  PYTHONPATH="$ROOT/$BUILD/python/package${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 \
+    python3 -m pytest tests/python -q -rs -p no:cacheprovider 2>&1 | tee "$OUT/pytest.log" | tail -15
 fi
 
 # ---- compute-sanitizer ---------------------------------------------------------------
