@@ -10,7 +10,7 @@
 // Asking for an ISA the CPU lacks, by either route, raises
 // Error(StatusCode::unsupported) naming it and the detected one.
 //
-// All integer paths give bit-identical results (docs/CPU_PERF.md); only the
+// All integer paths give bit-identical results (docs/PERF.md, CPU back-end); only the
 // speed differs. The float32 flash baseline (attention_f32_flash) also follows
 // the selection, and its float results differ slightly between ISAs.
 #pragma once

@@ -139,7 +139,7 @@ TEST(Isa, VectorExp2MatchesThisLibm) {
     if (!cpu::isa_supported(isa)) continue;
     EXPECT_TRUE(cpu::simd_exp2_matches_libm(isa))
         << cpu::isa_name(isa) << ": the vectorized exp2 differs from this libm's exp2f; the "
-        << "kernels stay exact by calling exp2f, but are slower (docs/CPU_PERF.md)";
+        << "kernels stay exact by calling exp2f, but are slower (docs/PERF.md, CPU back-end)";
   }
 }
 

@@ -5,7 +5,7 @@
 // and u8 P̂: |a0·b0 + a1·b1| <= 2·128·255 fits int32 with room to spare. The
 // narrower vpmaddubsw is not used: its int16 pair sum saturates for u8 P̂ ×
 // s8 V̂ (255·127·2 = 64770 > 32767) and needs a sign fix-up for s8 × s8 that
-// costs as much as it saves (docs/CPU_PERF.md).
+// costs as much as it saves (docs/PERF.md, CPU back-end).
 #include <algorithm>
 #include <atomic>
 #include <cmath>

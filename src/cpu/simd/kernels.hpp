@@ -12,7 +12,7 @@ namespace intfa::cpu::simd {
 // either int8 V with int8/uint8 P, or float V with fp16 P (half-int8).
 bool int_kernel_supports(const AttentionParams& p);
 
-// INT8 attention, bit-identical to attention_emulated (see docs/CPU_PERF.md).
+// INT8 attention, bit-identical to attention_emulated (see docs/PERF.md, CPU back-end).
 void attention_int_avx2(const AttentionParams& p);
 void attention_int_avx512(const AttentionParams& p);
 void attention_int_avx512_vnni(const AttentionParams& p);
