@@ -273,11 +273,10 @@ std::optional<float> opt_scale(std::optional<double> s) {
 void* as_stream(uintptr_t stream) { return reinterpret_cast<void*>(stream); }
 
 // ---- functions -----------------------------------------------------------------
-void attention(const In& q, const In& k, const In& v, const Out& out,
-               const std::optional<Out>& lse, const std::string& layout_name, bool causal,
-               std::optional<double> scale, const std::string& recipe,
-               const std::string& backend, int32_t kv_block, uintptr_t stream) {
-  const Layout layout = parse_layout(layout_name);
+// AttentionOptions from the Python arguments (names validated by the library).
+intfa::AttentionOptions attention_options(const std::string& recipe, const std::string& backend,
+                                          bool causal, std::optional<double> scale,
+                                          int32_t kv_block, uintptr_t stream) {
   intfa::AttentionOptions opt;
   opt.recipe = intfa::parse_recipe(recipe);
   opt.backend = intfa::parse_backend(backend);
@@ -285,6 +284,16 @@ void attention(const In& q, const In& k, const In& v, const Out& out,
   opt.softmax_scale = opt_scale(scale);
   opt.kv_block = kv_block;
   opt.stream = as_stream(stream);
+  return opt;
+}
+
+void attention(const In& q, const In& k, const In& v, const Out& out,
+               const std::optional<Out>& lse, const std::string& layout_name, bool causal,
+               std::optional<double> scale, const std::string& recipe,
+               const std::string& backend, int32_t kv_block, uintptr_t stream) {
+  const Layout layout = parse_layout(layout_name);
+  const intfa::AttentionOptions opt =
+      attention_options(recipe, backend, causal, scale, kv_block, stream);
   DeviceCheck dev;
   dev.add(q, "q"), dev.add(k, "k"), dev.add(v, "v"), dev.add(out, "out");
   const TensorView tq = view4(q, "q", layout), tk = view4(k, "k", layout),
@@ -392,13 +401,8 @@ void attention_quantized(const std::string& recipe, const In& q, const In& q_sca
                          bool causal, std::optional<double> scale, const std::string& backend,
                          int32_t kv_block, uintptr_t stream) {
   const Layout layout = parse_layout(layout_name);
-  intfa::AttentionOptions opt;
-  opt.recipe = intfa::parse_recipe(recipe);
-  opt.backend = intfa::parse_backend(backend);
-  opt.causal = causal;
-  opt.softmax_scale = opt_scale(scale);
-  opt.kv_block = kv_block;
-  opt.stream = as_stream(stream);
+  const intfa::AttentionOptions opt =
+      attention_options(recipe, backend, causal, scale, kv_block, stream);
   intfa::QuantizedInputs in;
   in.recipe = opt.recipe;
   DeviceCheck dev;
