@@ -106,9 +106,14 @@ inline constexpr float kUint8Max = 255.0f;
 INTFA_HD float int8_inverse_scale(float amax) { return amax > 0.f ? kInt8Max / amax : 0.f; }
 INTFA_HD float int8_scale(float amax) { return amax / kInt8Max; }
 INTFA_HD int8_t quantize_int8(float x, float inverse_scale) {
-  float r = rintf(x * inverse_scale);
-  r = fminf(fmaxf(r, -kInt8Max), kInt8Max);
-  return static_cast<int8_t>(r);
+  const float r = rintf(x * inverse_scale);
+#if defined(__CUDA_ARCH__)
+  return static_cast<int8_t>(fminf(fmaxf(r, -kInt8Max), kInt8Max));
+#else
+  // Comparisons, not fminf/fmaxf: on the host those are library calls (NaN
+  // rules) in the hot loop. Same result for the finite inputs that reach here.
+  return static_cast<int8_t>(r < -kInt8Max ? -kInt8Max : (r > kInt8Max ? kInt8Max : r));
+#endif
 }
 
 // ---- softmax pieces (log2 domain) ------------------------------------------
