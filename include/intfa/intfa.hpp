@@ -149,7 +149,8 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
                const TensorView& out, float* lse = nullptr, const AttentionOptions& opt = {});
 
 // Exact attention in float64 on the CPU (the reference for error studies).
-// Inputs as for attention(); out must be f32 (or use the double overload).
+// Inputs as for attention() (host memory); out [B, Sq, H, D] and lse
+// [B, H, Sq] (or null) are contiguous float64.
 void attention_reference(const TensorView& q, const TensorView& k, const TensorView& v,
                          double* out /* [B, Sq, H, D] contiguous */, double* lse,
                          bool causal, std::optional<float> softmax_scale = std::nullopt);
