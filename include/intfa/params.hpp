@@ -18,6 +18,31 @@ inline int64_t padded_kv_length(int64_t seqlen_k) {
   return (seqlen_k + kVTokenAlign - 1) / kVTokenAlign * kVTokenAlign;
 }
 
+// Order of the tokens along V̂ᵀ's padded token axis.
+//   natural:       position n holds token n (CPU back-end, CUDA mma.sync kernel).
+//   interleaved16: inside every group of 16 positions, position 16g + k holds
+//                  token 16g + vt_interleaved_token(k). This is the order in
+//                  which a wgmma (sm_90) score accumulator, packed to 8 bits
+//                  without moving bytes between threads, lists its keys: each
+//                  thread's two adjacent keys of n8 tiles 2i and 2i+1 become
+//                  four consecutive A-operand columns. The quantizer writes
+//                  V̂ᵀ in this order so the Hopper kernel needs no shuffles.
+enum class VtOrder : int32_t { natural = 0, interleaved16 = 1 };
+
+// k = 4a + i (a, i in 0..3) holds token 2a + (i & 1) + 8 (i >> 1).
+constexpr int64_t vt_interleaved_token(int64_t k) {
+  return 2 * (k >> 2) + (k & 1) + 8 * ((k >> 1) & 1);
+}
+// The inverse: token t (0..15) sits at position 4 ((t & 7) >> 1) + (t & 1) + 2 (t >> 3).
+constexpr int64_t vt_interleaved_position(int64_t t) {
+  return 4 * ((t & 7) >> 1) + (t & 1) + 2 * (t >> 3);
+}
+// Position of token `token` on the padded axis for `order`.
+constexpr int64_t vt_position(int64_t token, VtOrder order) {
+  return order == VtOrder::natural ? token
+                                   : (token & ~int64_t{15}) + vt_interleaved_position(token & 15);
+}
+
 struct AttentionParams {
   // ---- problem size -------------------------------------------------------
   int32_t batch = 0;
@@ -45,6 +70,7 @@ struct AttentionParams {
   const void* v = nullptr;
   int64_t v_batch_stride = 0, v_row_stride = 0, v_head_stride = 0;
   int64_t v_seq_padded = 0;  // int8 V only
+  VtOrder v_token_order = VtOrder::natural;  // int8 V only
   DType v_dtype = DType::i8;
 
   // Dequantization scales (fp32). Per-tensor formats store the same value in

@@ -27,7 +27,16 @@ void quantize_per_token(const TensorView& x, const float* mean, const TensorView
                         float* scale, void* stream);
 void quantize_q(const TensorView& q, const TensorView& out, float* scale, const float* k_mean,
                 int64_t kv_heads, float* lse_offset, void* stream);
-void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale, void* stream);
+void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, float* scale,
+                void* stream);
+// The V̂ᵀ token order the fastest kernel of the current device reads:
+// interleaved16 on sm_90 when the Hopper kernels are built (and the
+// environment variable INTFA_CUDA_KERNEL is not "sm80"), natural otherwise.
+VtOrder default_vt_order();
+// The V̂ᵀ order whose kernel runs `params` fastest (params.v_token_order is
+// ignored): interleaved16 when a Hopper kernel supports these params on the
+// current device, natural otherwise.
+VtOrder vt_order_for(const AttentionParams& params);
 void attention(const AttentionParams& params);
 
 // Non-finite inputs: the CUDA quantization kernels raise a device flag; each

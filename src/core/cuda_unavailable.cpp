@@ -26,7 +26,9 @@ void quantize_q(const TensorView&, const TensorView&, float*, const float*, int6
                 void*) {
   unavailable();
 }
-void quantize_v(const TensorView&, VFormat, int8_t*, float*, void*) { unavailable(); }
+void quantize_v(const TensorView&, VFormat, VtOrder, int8_t*, float*, void*) { unavailable(); }
+VtOrder default_vt_order() { return VtOrder::natural; }
+VtOrder vt_order_for(const AttentionParams&) { return VtOrder::natural; }
 void attention(const AttentionParams&) { unavailable(); }
 void begin_deferred_finite_check(void*) {}
 void end_deferred_finite_check(void*, bool) {}

@@ -290,6 +290,10 @@ void release(void* ptr, void* stream) {
     (void)cudaGetLastError();
 }
 
+VtOrder default_vt_order() { return VtOrder::natural; }  // until the sm_90 kernel lands
+
+VtOrder vt_order_for(const AttentionParams&) { return VtOrder::natural; }
+
 void attention(const AttentionParams& p) {
   PMode mode{};
   const AttentionConfig& c = select(p, &mode);
