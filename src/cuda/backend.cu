@@ -1,6 +1,13 @@
 // The CUDA back-end entry points (src/core/backend_dispatch.hpp): device and
-// pointer queries, stream-ordered scratch, the support check and the launch of
-// the mma.sync attention kernel. Quantization lives in quantize.cu.
+// pointer queries, stream-ordered scratch, the support checks and the launch
+// of the attention kernels. Quantization lives in quantize.cu.
+//
+// Two kernel families: the Hopper wgmma kernel (sm90/, interleaved16 V̂ᵀ,
+// fixed key block per head dim) and the mma.sync kernel (sm80/, natural V̂ᵀ,
+// any listed key block). V̂ᵀ's token order selects the family; the quantizers
+// write the order of the fastest kernel that supports the call
+// (default_vt_order / vt_order_for). INTFA_CUDA_KERNEL=sm80 in the
+// environment makes the defaults pick the mma.sync kernel on Hopper too.
 #include <cuda_runtime.h>
 
 #include <climits>
@@ -12,6 +19,7 @@
 #include "common/finite_check.hpp"
 #include "core/backend_dispatch.hpp"
 #include "cuda_internal.hpp"
+#include "sm90/tma_host.hpp"
 
 namespace intfa::cuda_backend {
 namespace {
@@ -153,7 +161,106 @@ int current_device() {
   return device;
 }
 
-cuda::KernelParams kernel_params(const AttentionParams& p, const AttentionConfig& c) {
+// ---- the Hopper kernel ----------------------------------------------------------------
+
+bool forced_sm80() {
+  const char* env = std::getenv("INTFA_CUDA_KERNEL");
+  return env != nullptr && std::string(env) == "sm80";
+}
+
+// Compute capability 9.0 (H100, H200) on the current device.
+bool device_is_sm90() {
+  int major = 0, minor = 0;
+  const int device = current_device();
+  INTFA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  INTFA_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  return major == 9 && minor == 0;
+}
+
+const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
+#ifdef INTFA_HAVE_SM90
+  int n = 0;
+  const cuda::Sm90Config* all = cuda::sm90_configs(&n);
+  for (int i = 0; i < n; ++i)
+    if (all[i].head_dim == head_dim && all[i].mode == mode) return &all[i];
+#else
+  (void)head_dim, (void)mode;
+#endif
+  return nullptr;
+}
+
+// The Hopper kernel for (head dim, recipe) on this device when defaults may
+// pick it (built, sm_90, not forced to sm80), else null.
+const cuda::Sm90Config* sm90_default(const Recipe& recipe, int64_t head_dim) {
+  PMode mode{};
+  std::string why;
+  if (!available() || forced_sm80() || !mode_for(recipe, DType::i8, &mode, &why)) return nullptr;
+  if (mode != PMode::uint8_block && mode != PMode::int8_running) return nullptr;
+  const cuda::Sm90Config* c = sm90_config(head_dim, mode);
+  return c != nullptr && device_is_sm90() ? c : nullptr;
+}
+
+// Encodes the three tensor maps; false with the reason if the TMA cannot
+// address an operand. Null operands (not yet allocated) are skipped.
+bool encode_sm90_maps(const AttentionParams& p, const cuda::Sm90Config& c, cuda::sm90::Params* out,
+                      std::string* why) {
+  const auto u = [](int64_t x) { return static_cast<uint64_t>(x); };
+  const uint32_t panel = static_cast<uint32_t>(c.qk_swizzle);
+  if (p.q != nullptr &&
+      !cuda::sm90::encode_tensor_map_4d(
+          &out->tma_q, p.q, {u(p.head_dim), u(p.heads), u(p.seqlen_q), u(p.batch)},
+          {u(p.q_head_stride), u(p.q_row_stride), u(p.q_batch_stride)},
+          {panel, 1, static_cast<uint32_t>(c.block_m), 1}, c.qk_swizzle, why))
+    return *why = "Q̂: " + *why, false;
+  if (p.k != nullptr &&
+      !cuda::sm90::encode_tensor_map_4d(
+          &out->tma_k, p.k, {u(p.head_dim), u(p.kv_heads), u(p.seqlen_k), u(p.batch)},
+          {u(p.k_head_stride), u(p.k_row_stride), u(p.k_batch_stride)},
+          {panel, 1, static_cast<uint32_t>(c.block_n), 1}, c.qk_swizzle, why))
+    return *why = "K̂: " + *why, false;
+  if (p.v != nullptr &&
+      !cuda::sm90::encode_tensor_map_4d(
+          &out->tma_v, p.v, {u(p.v_seq_padded), u(p.head_dim), u(p.kv_heads), u(p.batch)},
+          {u(p.v_row_stride), u(p.v_head_stride), u(p.v_batch_stride)},
+          {static_cast<uint32_t>(c.block_n), static_cast<uint32_t>(p.head_dim), 1, 1}, c.block_n,
+          why))
+    return *why = "V̂ᵀ: " + *why, false;
+  return true;
+}
+
+// The Hopper kernel that runs `p` (whatever p.v_token_order says), or null
+// with the reason.
+const cuda::Sm90Config* sm90_select(const AttentionParams& p, cuda::sm90::Params* maps,
+                                    std::string* why) {
+#ifndef INTFA_HAVE_SM90
+  *why = "intfa was built without the Hopper kernels (CMAKE_CUDA_ARCHITECTURES lacks 90a)";
+  return nullptr;
+#else
+  if (!device_is_sm90()) return *why = "the Hopper kernel needs a compute capability 9.0 GPU", nullptr;
+  PMode mode{};
+  if (p.qk_dtype != DType::i8 || !mode_for(p.recipe, p.v_dtype, &mode, why)) {
+    if (why->empty()) *why = "the Hopper kernel needs int8 Q̂ and K̂";
+    return nullptr;
+  }
+  if (mode != PMode::uint8_block && mode != PMode::int8_running)
+    return *why = "the Hopper kernel runs the full-int8 recipes (paper, intfa)", nullptr;
+  const cuda::Sm90Config* c = sm90_config(p.head_dim, mode);
+  if (c == nullptr)
+    return *why = "the Hopper kernel has no instantiation for head dim " +
+                  std::to_string(p.head_dim) + " and " + cuda::pmode_name(mode),
+           nullptr;
+  if (p.kv_block != c->block_n)
+    return *why = "the Hopper kernel for head dim " + std::to_string(p.head_dim) +
+                  " uses kv_block " + std::to_string(c->block_n) + " (asked: " +
+                  std::to_string(p.kv_block) + ")",
+           nullptr;
+  cuda::sm90::Params scratch;
+  if (!encode_sm90_maps(p, *c, maps != nullptr ? maps : &scratch, why)) return nullptr;
+  return c;
+#endif
+}
+
+cuda::KernelParams kernel_params(const AttentionParams& p, int32_t block_m) {
   cuda::KernelParams k;
   k.q = static_cast<const int8_t*>(p.q);
   k.k = static_cast<const int8_t*>(p.k);
@@ -178,7 +285,7 @@ cuda::KernelParams kernel_params(const AttentionParams& p, const AttentionConfig
   k.batch = p.batch, k.heads = p.heads, k.kv_heads = p.kv_heads;
   k.head_ratio = p.heads / p.kv_heads;
   k.seqlen_q = p.seqlen_q, k.seqlen_k = p.seqlen_k;
-  k.num_q_blocks = (p.seqlen_q + c.block_m - 1) / c.block_m;
+  k.num_q_blocks = (p.seqlen_q + block_m - 1) / block_m;
   k.score_scale_log2 = p.score_scale_log2;
   k.softmax_scale = p.softmax_scale;
   k.causal = p.causal;
@@ -212,6 +319,7 @@ bool is_device_pointer(const void* ptr) {
 }
 
 int32_t default_kv_block(const Recipe& recipe, int64_t head_dim) {
+  if (const cuda::Sm90Config* c = sm90_default(recipe, head_dim)) return c->block_n;
   PMode mode{};
   std::string why;
   // V's element type only chooses between the f16 and bf16 kernels, which share
@@ -228,7 +336,21 @@ void check_supported(const AttentionParams& p) {
     throw Error(StatusCode::backend_unavailable,
                 "the CUDA back-end was requested but no CUDA device is visible");
   PMode mode{};
-  const AttentionConfig& c = select(p, &mode);
+  std::string why;
+  const cuda::Sm90Config* c90 = nullptr;
+  const AttentionConfig* c80 = nullptr;
+  if (p.v_token_order == VtOrder::interleaved16) {
+    c90 = sm90_select(p, nullptr, &why);
+    if (c90 == nullptr)
+      cuda::unsupported("V̂ᵀ is in interleaved16 token order, which only the Hopper kernel reads, "
+                        "and it cannot run this call: " + why +
+                        " (quantize with VtOrder::natural for the mma.sync kernel)");
+    mode = c90->mode;
+  } else {
+    c80 = &select(p, &mode);
+  }
+  const int32_t block_m = c90 != nullptr ? c90->block_m : c80->block_m;
+  const int32_t smem_bytes = c90 != nullptr ? c90->smem_bytes : c80->smem_bytes;
   const bool int8_v = mode == PMode::int8_running || mode == PMode::uint8_block;
 
   for (auto [ptr, name] : {std::pair<const void*, const char*>{p.q, "q"}, {p.k, "k"},
@@ -263,16 +385,16 @@ void check_supported(const AttentionParams& p) {
     if (ptr != nullptr && !aligned(ptr, 4)) invalid(std::string(name) + " must be 4-byte aligned");
   if (p.heads % p.kv_heads != 0) invalid("query heads must be a multiple of KV heads");
 
-  const int64_t q_blocks = (static_cast<int64_t>(p.seqlen_q) + c.block_m - 1) / c.block_m;
+  const int64_t q_blocks = (static_cast<int64_t>(p.seqlen_q) + block_m - 1) / block_m;
   if (static_cast<int64_t>(p.batch) * p.heads * q_blocks > INT_MAX)
-    cuda::unsupported("batch · heads · ceil(Sq / " + std::to_string(c.block_m) +
+    cuda::unsupported("batch · heads · ceil(Sq / " + std::to_string(block_m) +
                       ") must be at most 2^31 - 1 (one CUDA grid)");
   int optin = 0;
   INTFA_CUDA_CHECK(
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, current_device()));
-  if (c.smem_bytes > optin)
+  if (smem_bytes > optin)
     cuda::unsupported("the CUDA kernel for head dim " + std::to_string(p.head_dim) + " and " +
-                      cuda::pmode_name(mode) + " needs " + std::to_string(c.smem_bytes) +
+                      cuda::pmode_name(mode) + " needs " + std::to_string(smem_bytes) +
                       " bytes of shared memory per block; this GPU offers " +
                       std::to_string(optin));
 }
@@ -290,14 +412,33 @@ void release(void* ptr, void* stream) {
     (void)cudaGetLastError();
 }
 
-VtOrder default_vt_order() { return VtOrder::natural; }  // until the sm_90 kernel lands
+VtOrder default_vt_order() {
+#ifdef INTFA_HAVE_SM90
+  if (available() && !forced_sm80() && device_is_sm90()) return VtOrder::interleaved16;
+#endif
+  return VtOrder::natural;
+}
 
-VtOrder vt_order_for(const AttentionParams&) { return VtOrder::natural; }
+VtOrder vt_order_for(const AttentionParams& p) {
+  if (!available() || forced_sm80()) return VtOrder::natural;
+  std::string why;
+  return sm90_select(p, nullptr, &why) != nullptr ? VtOrder::interleaved16 : VtOrder::natural;
+}
 
 void attention(const AttentionParams& p) {
+  if (p.v_token_order == VtOrder::interleaved16) {
+    cuda::sm90::Params prm;
+    std::string why;
+    const cuda::Sm90Config* c = sm90_select(p, &prm, &why);
+    if (c == nullptr) cuda::unsupported(why);  // check_supported ran first: not reached
+    prm.p = kernel_params(p, c->block_m);
+    const int64_t ctas = static_cast<int64_t>(prm.p.num_q_blocks) * p.heads * p.batch;
+    c->launch(prm, ctas, static_cast<cudaStream_t>(p.stream));
+    return;
+  }
   PMode mode{};
   const AttentionConfig& c = select(p, &mode);
-  const cuda::KernelParams k = kernel_params(p, c);
+  const cuda::KernelParams k = kernel_params(p, c.block_m);
   const int64_t ctas = static_cast<int64_t>(k.num_q_blocks) * p.heads * p.batch;
   c.launch(k, ctas, static_cast<cudaStream_t>(p.stream));
 }

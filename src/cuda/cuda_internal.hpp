@@ -9,6 +9,7 @@
 #include "intfa/types.hpp"
 #include "sm80/kernel_params.hpp"
 #include "sm80/kernel_traits.hpp"
+#include "sm90/kernel_params.hpp"
 
 namespace intfa::cuda {
 
@@ -34,5 +35,25 @@ void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stre
 // All instantiated kernels; the first entry for a (head dim, mode) is the
 // default key block.
 const AttentionConfig* attention_configs(int* count);
+
+// One instantiated Hopper (wgmma) attention kernel; its key block is fixed.
+struct Sm90Config {
+  int32_t head_dim;
+  PMode mode;
+  int32_t block_m;
+  int32_t block_n;
+  int32_t qk_swizzle;  // bytes: column panel width of the Q̂ / K̂ tiles
+  int32_t smem_bytes;
+  int32_t threads;
+  void (*launch)(const sm90::Params&, int64_t num_ctas, cudaStream_t stream);
+};
+
+namespace sm90 {
+template <class T>
+void launch_attention(const Params& p, int64_t num_ctas, cudaStream_t stream);
+}
+
+// All instantiated Hopper kernels (only in builds for sm_90a, INTFA_HAVE_SM90).
+const Sm90Config* sm90_configs(int* count);
 
 }  // namespace intfa::cuda

@@ -39,14 +39,13 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "core/numeric.hpp"
 #include "sm80/kernel_params.hpp"
 #include "sm80/kernel_traits.hpp"
 
 namespace intfa::cuda {
-
-inline constexpr float kLn2 = 0.693147180559945309f;  // as src/cpu/softmax_row.hpp
 
 template <class T>
 __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
@@ -55,7 +54,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   constexpr int kThreads = T::kThreads;
   constexpr PMode kMode = T::kMode;
   constexpr bool kIntP = T::kIntP;
-  constexpr float kNegInf = -__builtin_huge_valf();
   static_assert((kBlockM * T::kKRowChunks) % kThreads == 0 &&
                     (kBlockN * T::kKRowChunks) % kThreads == 0 &&
                     (T::kVRows * T::kVRowChunks) % kThreads == 0 && kBlockN <= kThreads,
@@ -167,12 +165,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   float row_factor[2], m_run[2], l_run[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const float qs = row_of[r] < p.seqlen_q
-                         ? p.q_scale[(static_cast<int64_t>(b) * p.heads + h) * p.seqlen_q + row_of[r]]
-                         : 0.f;
-    // > 0 so that t·row_factor keeps -inf for masked keys (an all-zero Q̂ row
-    // has t = 0 for every key, so the value is irrelevant).
-    row_factor[r] = fmaxf(numeric::row_score_factor(qs, p.score_scale_log2), FLT_MIN);
+    row_factor[r] = row_factor_of(p, b, h, row_of[r]);
     m_run[r] = kNegInf;
     l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
   }
@@ -290,17 +283,8 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
         m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 1));
         m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 2));
         m_blk[r] *= row_factor[r];  // max commutes with the positive scaling
-        const float m_new = fmaxf(m_run[r], m_blk[r]);
-        const float m_new_safe = m_new == kNegInf ? 0.f : m_new;
-        alpha[r] = m_run[r] == m_new ? 1.f : ex2_approx(m_run[r] - m_new_safe);
-        if constexpr (kMode == PMode::uint8_block) {
-          p_offset[r] = m_blk[r] == kNegInf ? 0.f : m_blk[r];
-          weight[r] = ex2_approx(m_blk[r] - m_new_safe) * numeric::kInv255;  // 0 if masked
-        } else {
-          p_offset[r] = m_new_safe;
-          weight[r] = kMode == PMode::int8_running ? numeric::kInv127 : 1.f;
-        }
-        m_run[r] = m_new;
+        const RowBlockUpdate u = online_softmax_update<kMode>(m_blk[r], m_run[r]);
+        alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
       }
 
       // ---- P ------------------------------------------------------------------------------
@@ -423,21 +407,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   // ---- epilogue: O = acc · v_scale / l, LSE ---------------------------------------------
   float inv_l[2];
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float l = l_run[r];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    inv_l[r] = l > 0.f ? 1.f / l : 0.f;  // fully masked rows: O = 0
-    if (p.lse != nullptr && t == 0 && row_of[r] < p.seqlen_q) {
-      const int64_t idx = (static_cast<int64_t>(b) * p.heads + h) * p.seqlen_q + row_of[r];
-      float lse = kNegInf;
-      if (l > 0.f) {
-        lse = (m_run[r] + log2f(l)) * kLn2;
-        if (p.lse_offset != nullptr) lse += p.softmax_scale * p.lse_offset[idx];
-      }
-      p.lse[idx] = lse;
-    }
-  }
+  for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
   const float* vs =
       p.v_scale ? p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * kHeadDim : nullptr;
 #pragma unroll
@@ -449,15 +419,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       if (row_of[r] >= p.seqlen_q) continue;
       const float o0 = acc[j][2 * r] * vs0 * inv_l[r];
       const float o1 = acc[j][2 * r + 1] * vs1 * inv_l[r];
-      const int64_t off = b * p.o_batch_stride + row_of[r] * p.o_row_stride +
-                          h * p.o_head_stride + col;
-      if (p.out_type == OutType::f32) {
-        *reinterpret_cast<float2*>(static_cast<float*>(p.out) + off) = make_float2(o0, o1);
-      } else if (p.out_type == OutType::f16) {
-        *reinterpret_cast<uint32_t*>(static_cast<uint16_t*>(p.out) + off) = pack_half2(o0, o1);
-      } else {
-        *reinterpret_cast<uint32_t*>(static_cast<uint16_t*>(p.out) + off) = pack_bf162(o0, o1);
-      }
+      store_output_pair(p, b, h, row_of[r], col, o0, o1);
     }
   }
 }

@@ -1,0 +1,29 @@
+// The table of instantiated Hopper attention kernels, from the generated list
+// sm90_configs.inc (src/cuda/CMakeLists.txt, INTFA_CUDA_SM90_CONFIGS).
+#include "cuda_internal.hpp"
+#include "sm90/kernel_traits.hpp"
+
+namespace intfa::cuda {
+
+namespace {
+#define INTFA_SM90_CONFIG(D, MODE)                                                   \
+  Sm90Config{D,                                                                      \
+             PMode::MODE,                                                            \
+             sm90::Traits<D, PMode::MODE>::kBlockM,                                  \
+             sm90::Traits<D, PMode::MODE>::kBlockN,                                  \
+             sm90::Traits<D, PMode::MODE>::kQKSwizzle,                               \
+             sm90::Traits<D, PMode::MODE>::kSmemBytes,                               \
+             sm90::Traits<D, PMode::MODE>::kThreads,                                 \
+             &sm90::launch_attention<sm90::Traits<D, PMode::MODE>>},
+const Sm90Config kConfigs[] = {
+#include "sm90_configs.inc"
+};
+#undef INTFA_SM90_CONFIG
+}  // namespace
+
+const Sm90Config* sm90_configs(int* count) {
+  *count = static_cast<int>(sizeof(kConfigs) / sizeof(kConfigs[0]));
+  return kConfigs;
+}
+
+}  // namespace intfa::cuda

@@ -1,0 +1,319 @@
+// INT8 FlashAttention forward on Hopper: wgmma, TMA and warp specialization.
+// One kernel template, instantiated per (head dim, P format) in the generated
+// files listed by src/cuda/CMakeLists.txt (INTFA_CUDA_SM90_CONFIGS).
+//
+// CTA = one producer warpgroup + two consumer warpgroups (sm90/kernel_traits.hpp).
+//   producer: one warp. Lane 0 loads the CTA's Q̂ tile once and, per key
+//     block, K̂ and V̂ᵀ tiles with TMA into a kStages-deep ring of stages
+//     (mbarrier full[s], completed by the copy engine's byte count and the
+//     32 lanes' arrivals); the 32 lanes stage the block's key scales.
+//   consumer c (64 query rows each), per key block:
+//     S   = Q̂·K̂ᵀ          wgmma m64nBNk32 s8·s8, both operands from shared memory
+//     t   = S · k_scale, block row max, online-softmax update (common/online_softmax.cuh)
+//     P̂   = quantized 2^(t·row_factor − offset), packed in registers as the
+//           A operand: no bytes move between threads because V̂ᵀ is stored in
+//           interleaved16 token order (include/intfa/params.hpp)
+//     Ô   = P̂·V̂         wgmma m64nDk32 u8·s8 (intfa) or s8·s8 (paper), A from registers
+//     O   = O·alpha + Ô·weight   (fp32)
+//   then releases the stage (mbarrier empty[s]).
+// The two consumers run the same loop; while one is in its softmax the other's
+// wgmmas occupy the tensor cores. Integer accumulators start from the magic
+// bias (common/ptx.cuh) so each converts to float in one FADD.
+//
+// Semantics are those of the mma.sync kernel (sm80/attention_kernel.cuh) and
+// the CPU emulation with kv_block = Traits::kBlockN.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+
+#include "common/online_softmax.cuh"
+#include "common/ptx.cuh"
+#include "sm90/kernel_params.hpp"
+#include "sm90/kernel_traits.hpp"
+#include "sm90/ptx_sm90.cuh"
+
+namespace intfa::cuda::sm90 {
+
+template <class T>
+__global__ void __launch_bounds__(T::kThreads, 1)
+    attention_kernel(const __grid_constant__ Params prm) {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 900) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kBlockM = T::kBlockM, kBlockN = T::kBlockN;
+  constexpr PMode kMode = T::kMode;
+  const KernelParams& p = prm.p;
+
+  extern __shared__ uint8_t smem_raw[];
+  const uint32_t raw_u32 = smem_u32(smem_raw);
+  const uint32_t base = (raw_u32 + 1023u) & ~1023u;
+  uint8_t* const base_ptr = smem_raw + (base - raw_u32);
+  const uint32_t q_smem = base;
+  auto stage_addr = [&](int s) { return base + T::kStagesOffset + s * T::kStageBytes; };
+  const uint32_t bars = base + T::kBarrierOffset;
+  auto full_bar = [&](int s) { return bars + 8u * s; };
+  auto empty_bar = [&](int s) { return bars + 8u * (T::kStages + s); };
+  const uint32_t q_bar = bars + 8u * (2 * T::kStages);
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+
+  // ---- which tile: q blocks fastest (L2 reuse of K/V), heaviest first ------------
+  int64_t linear = blockIdx.x;
+  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
+  linear /= p.num_q_blocks;
+  const int h = static_cast<int>(linear % p.heads);
+  const int b = static_cast<int>(linear / p.heads);
+  const int hk = h / p.head_ratio;
+  const int m0 = qb * kBlockM;
+  // Keys visible to query row `row` (exclusive bound), bottom-right aligned.
+  auto visible = [&](int row) -> int {
+    if (!p.causal) return p.seqlen_k;
+    const int64_t v = static_cast<int64_t>(row) + p.seqlen_k - p.seqlen_q + 1;
+    return v < 0 ? 0 : (v > p.seqlen_k ? p.seqlen_k : static_cast<int>(v));
+  };
+  const int n_blocks = (visible(min(m0 + kBlockM, p.seqlen_q) - 1) + kBlockN - 1) / kBlockN;
+
+  if (tid == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbar_init(full_bar(s), 32);                    // the producer warp's lanes (+ TMA bytes)
+      mbar_init(empty_bar(s), 4 * T::kConsumers);    // one arrival per consumer warp
+    }
+    mbar_init(q_bar, 1);
+    mbar_init_fence();
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    // ======================= producer =======================
+    setmaxnreg_dec<T::kProducerRegs>();
+    if (warp != 0 || n_blocks == 0) return;
+    if (lane == 0) {
+      prefetch_tensor_map(&prm.tma_q);
+      prefetch_tensor_map(&prm.tma_k);
+      prefetch_tensor_map(&prm.tma_v);
+      mbar_arrive_expect_tx(q_bar, T::kQTileBytes);
+#pragma unroll
+      for (int pn = 0; pn < T::kQKPanels; ++pn)
+        tma_load_4d(q_smem + pn * T::kQPanelBytes, &prm.tma_q, q_bar, pn * T::kQKSwizzle, h, m0, b);
+    }
+    constexpr int kScalesPerLane = kBlockN / 32;
+    const float* ks_row = p.k_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * p.seqlen_k;
+    float sc[kScalesPerLane];
+    auto load_scales = [&](int n) {
+#pragma unroll
+      for (int i = 0; i < kScalesPerLane; ++i) {
+        const int key = n * kBlockN + lane * kScalesPerLane + i;
+        sc[i] = key < p.seqlen_k ? __ldg(ks_row + key) : 0.f;
+      }
+    };
+    load_scales(0);
+    for (int n = 0; n < n_blocks; ++n) {
+      const int s = n % T::kStages, use = n / T::kStages;
+      if (use > 0) mbar_wait(empty_bar(s), (use - 1) & 1);
+      float* dst = reinterpret_cast<float*>(base_ptr + (stage_addr(s) - base) + T::kScaleOffset) +
+                   lane * kScalesPerLane;
+#pragma unroll
+      for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
+      if (lane == 0) {
+        mbar_arrive_expect_tx(full_bar(s), T::kStageTxBytes);
+#pragma unroll
+        for (int pn = 0; pn < T::kQKPanels; ++pn)
+          tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes, &prm.tma_k, full_bar(s),
+                      pn * T::kQKSwizzle, hk, n * kBlockN, b);
+        tma_load_4d(stage_addr(s) + T::kVOffset, &prm.tma_v, full_bar(s), n * kBlockN, 0, hk, b);
+      } else {
+        mbar_arrive(full_bar(s));
+      }
+      if (n + 1 < n_blocks) load_scales(n + 1);
+    }
+    return;
+  }
+
+  // ======================= consumers =======================
+  setmaxnreg_inc<T::kConsumerRegs>();
+  const int cw = wg - 1;           // consumer index
+  const int wq = warp & 3;         // warp within the warpgroup: rows 16·wq..
+  const int g = lane >> 2, t = lane & 3;
+  const int wg_row0 = m0 + T::kRowsPerConsumer * cw;
+  const int warp_row0 = wg_row0 + 16 * wq;
+  const int row_of[2] = {warp_row0 + g, warp_row0 + g + 8};
+  const int visible_of[2] = {visible(row_of[0]), visible(row_of[1])};
+  // Keys some row of the warpgroup sees (blocks past it are skipped), and keys
+  // every row of the warp sees (blocks past it need masking).
+  const int wg_n_end =
+      wg_row0 < p.seqlen_q ? visible(min(wg_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
+  const int warp_n_full = visible(warp_row0);
+
+  float row_factor[2], m_run[2], l_run[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_factor[r] = row_factor_of(p, b, h, row_of[r]);
+    m_run[r] = kNegInf;
+    l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
+  }
+  float acc[T::kPvChunks][T::kPvRegs];
+#pragma unroll
+  for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+    for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] = 0.f;
+
+  // Descriptors of this warpgroup's operands (k32 step kk).
+  auto q_desc = [&](int kk) {
+    return smem_desc(q_smem + (kk / T::kQKStepsPerPanel) * T::kQPanelBytes +
+                         cw * T::kRowsPerConsumer * T::kQKSwizzle + (kk % T::kQKStepsPerPanel) * 32,
+                     8 * T::kQKSwizzle, T::kQKSwizzle);
+  };
+  auto k_desc = [&](uint32_t stage, int kk) {
+    return smem_desc(stage + (kk / T::kQKStepsPerPanel) * T::kKPanelBytes +
+                         (kk % T::kQKStepsPerPanel) * 32,
+                     8 * T::kQKSwizzle, T::kQKSwizzle);
+  };
+  auto v_desc = [&](uint32_t stage, int chunk, int kk) {
+    return smem_desc(stage + T::kVOffset + chunk * T::kVChunkBytes + kk * 32, 8 * kBlockN,
+                     T::kVSwizzle);
+  };
+
+  if (n_blocks > 0 && wg_n_end > 0) mbar_wait(q_bar, 0);
+  for (int n = 0; n < n_blocks; ++n) {
+    const int s = n % T::kStages, use = n / T::kStages;
+    const uint32_t st = stage_addr(s);
+    const int n0 = n * kBlockN;
+    mbar_wait(full_bar(s), use & 1);
+    if (n0 < wg_n_end) {  // warpgroup-uniform: some row of the warpgroup sees a key
+      // ---- S = Q̂·K̂ᵀ ---------------------------------------------------------------
+      int32_t sacc[T::kSRegs];
+#pragma unroll
+      for (int i = 0; i < T::kSRegs; ++i) sacc[i] = kMagicBits;
+      fence_registers(sacc);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(st, kk));
+      wgmma_commit();
+      wgmma_wait<0>();
+      fence_registers(sacc);
+
+      // ---- t = S · k_scale, masking, block row max ----------------------------------
+      // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
+      const float* ks_smem =
+          reinterpret_cast<const float*>(base_ptr + (st - base) + T::kScaleOffset) + 2 * t;
+      float x[T::kSTiles][4];
+#pragma unroll
+      for (int j = 0; j < T::kSTiles; ++j) {
+        const float2 ks = *reinterpret_cast<const float2*>(ks_smem + 8 * j);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          x[j][e] = int_to_float_biased(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
+      }
+      if (n0 + kBlockN > warp_n_full) {  // warp-uniform: ragged or causal-diagonal block
+        const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
+#pragma unroll
+        for (int j = 0; j < T::kSTiles; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
+      }
+      float m_blk[2] = {kNegInf, kNegInf};
+#pragma unroll
+      for (int j = 0; j < T::kSTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) m_blk[e >> 1] = fmaxf(m_blk[e >> 1], x[j][e]);
+      float alpha[2], p_offset[2], weight[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 1));
+        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 2));
+        m_blk[r] *= row_factor[r];  // max commutes with the positive scaling
+        const RowBlockUpdate u = online_softmax_update<kMode>(m_blk[r], m_run[r]);
+        alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
+      }
+
+      // ---- P̂, packed as the A operand of P·V (interleaved16 key order) ---------------
+      constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
+      uint32_t w[T::kSTiles][4];
+      float l_blk[2] = {0.f, 0.f};
+#pragma unroll
+      for (int j = 0; j < T::kSTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float pr = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
+          if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
+          w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
+        }
+      uint32_t pa[T::kPvSteps][4];
+      [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
+#pragma unroll
+      for (int c = 0; c < T::kPvSteps; ++c)
+#pragma unroll
+        for (int a = 0; a < 4; ++a) {
+          // Register a of k step c: row g (a even) or g + 8, tiles 4c + 2(a >> 1) and +1.
+          const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
+          pa[c][a] = pack_low_bytes(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0], w[j0 + 1][e0 + 1]);
+          if constexpr (kMode == PMode::uint8_block)
+            sum[a & 1] = __dp4a(pa[c][a], 0x01010101u, sum[a & 1]);
+        }
+      if constexpr (kMode == PMode::uint8_block) {
+        // l from the quantized P (the weights applied to V sum exactly to l).
+        l_blk[0] = static_cast<float>(sum[0]) * weight[0];
+        l_blk[1] = static_cast<float>(sum[1]) * weight[1];
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + l_blk[r];
+      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+#pragma unroll
+        for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+          for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] *= alpha[(i >> 1) & 1];
+      }
+
+      // ---- O = O·alpha + (P̂·V̂)·weight, in chunks of kPvN channels ------------------------
+#pragma unroll
+      for (int c = 0; c < T::kPvChunks; ++c) {
+        int32_t oacc[T::kPvRegs];
+#pragma unroll
+        for (int i = 0; i < T::kPvRegs; ++i) oacc[i] = kMagicBits;
+        fence_registers(oacc);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < T::kPvSteps; ++kk) {
+          if constexpr (kMode == PMode::uint8_block)
+            Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(st, c, kk));
+          else
+            Wgmma<T::kPvN>::rs_s8s8(oacc, pa[kk], v_desc(st, c, kk));
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+        fence_registers(oacc);
+#pragma unroll
+        for (int i = 0; i < T::kPvRegs; ++i)
+          acc[c][i] = fmaf(int_to_float_biased(oacc[i]), weight[(i >> 1) & 1], acc[c][i]);
+      }
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty_bar(s));
+  }
+
+  // ---- epilogue: O = acc · v_scale / l, LSE -------------------------------------------
+  float inv_l[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
+  const float* vs = p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * T::kHeadDim;
+#pragma unroll
+  for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+    for (int j = 0; j < T::kPvN / 8; ++j) {
+      const int col = c * T::kPvN + 8 * j + 2 * t;
+      const float vs0 = vs[col], vs1 = vs[col + 1];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        if (row_of[r] >= p.seqlen_q) continue;
+        store_output_pair(p, b, h, row_of[r], col, acc[c][4 * j + 2 * r] * vs0 * inv_l[r],
+                          acc[c][4 * j + 2 * r + 1] * vs1 * inv_l[r]);
+      }
+    }
+#else
+  // Built for another architecture: the host never launches this (sm_90a only).
+  __trap();
+#endif
+}
+
+}  // namespace intfa::cuda::sm90

@@ -1,0 +1,86 @@
+// Compile-time configuration of the Hopper (wgmma) attention kernel: tile
+// sizes, warpgroup roles, register budgets and the shared-memory map.
+//
+// CTA = 3 warpgroups: warpgroup 0 is the producer (one warp issues the TMA
+// copies and stages the key scales), warpgroups 1 and 2 are consumers, each
+// owning 64 query rows (kBlockM = 128 per CTA). While one consumer runs its
+// softmax the other's wgmmas keep the tensor cores busy.
+//
+// Shared memory (every tile 1024-byte aligned, as the 128-byte swizzle needs):
+//   Q̂ tile        kBlockM rows × D bytes, as D / kQKSwizzle column panels
+//   stage s (kStages of them):
+//     K̂ tile      kBlockN rows × D bytes, same panels
+//     V̂ᵀ tile     D rows (channels) × kBlockN bytes (tokens, interleaved16 order)
+//     key scales  kBlockN floats
+//   mbarriers     full[kStages], empty[kStages], q_full
+#pragma once
+
+#include <cstdint>
+
+#include "sm80/kernel_traits.hpp"  // PMode
+
+namespace intfa::cuda::sm90 {
+
+template <int kHeadDim_, PMode kMode_>
+struct Traits {
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr PMode kMode = kMode_;
+  static_assert(kMode == PMode::uint8_block || kMode == PMode::int8_running,
+                "the wgmma kernel runs the full-int8 recipes");
+  static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64, 128 or 256");
+
+  // Keys per block: 128, or 64 at D = 256 where the fp32 output accumulator
+  // (128 registers) leaves no room for a 128-key score tile.
+  static constexpr int kBlockN = kHeadDim <= 128 ? 128 : 64;
+  static constexpr int kConsumers = 2;
+  static constexpr int kRowsPerConsumer = 64;  // wgmma M
+  static constexpr int kBlockM = kConsumers * kRowsPerConsumer;
+  static constexpr int kThreads = 128 * (1 + kConsumers);
+  static constexpr int kStages = 4;
+  static constexpr int kProducerRegs = 24;
+  static constexpr int kConsumerRegs = 240;  // 24 + 2·240 = 504 ≤ 512 per thread-quad of 128
+
+  // Q̂ / K̂ rows are split into column panels of the swizzle width.
+  static constexpr int kQKSwizzle = kHeadDim >= 128 ? 128 : 64;
+  static constexpr int kQKPanels = kHeadDim / kQKSwizzle;
+  static constexpr int kQKStepsPerPanel = kQKSwizzle / 32;  // k32 steps
+  static constexpr int kQKSteps = kHeadDim / 32;
+  // V̂ᵀ rows are kBlockN bytes: the swizzle width is the key block.
+  static constexpr int kVSwizzle = kBlockN;
+  static constexpr int kPvSteps = kBlockN / 32;
+  // P·V in output chunks of at most 128 channels (the int32 accumulator of a
+  // chunk lives beside the fp32 output accumulator).
+  static constexpr int kPvN = kHeadDim < 128 ? kHeadDim : 128;
+  static constexpr int kPvChunks = kHeadDim / kPvN;
+
+  static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
+  static constexpr int kSRegs = kBlockN / 2;       // int32 score registers per thread
+  static constexpr int kPvRegs = kPvN / 2;         // int32 registers of one P·V chunk
+  static constexpr int kOTiles = kHeadDim / 8;     // n8 tiles of the output
+
+  static constexpr int align1024(int x) { return (x + 1023) / 1024 * 1024; }
+  static constexpr int kQTileBytes = kBlockM * kHeadDim;
+  static constexpr int kQPanelBytes = kBlockM * kQKSwizzle;
+  static constexpr int kKTileBytes = kBlockN * kHeadDim;
+  static constexpr int kKPanelBytes = kBlockN * kQKSwizzle;
+  static constexpr int kVTileBytes = kHeadDim * kBlockN;
+  static constexpr int kVChunkBytes = kPvN * kBlockN;
+  static constexpr int kVOffset = kKTileBytes;
+  static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;
+  static constexpr int kStageBytes = align1024(kScaleOffset + 4 * kBlockN);
+  static constexpr int kStagesOffset = kQTileBytes;
+  static constexpr int kBarrierOffset = kStagesOffset + kStages * kStageBytes;
+  static constexpr int kBarrierBytes = 8 * (2 * kStages + 1);
+  // Dynamic shared memory is only 16-byte aligned: 1024 bytes of slack.
+  static constexpr int kSmemBytes = kBarrierOffset + kBarrierBytes + 1024;
+  static constexpr uint32_t kStageTxBytes = kKTileBytes + kVTileBytes;  // TMA bytes per stage
+
+  static_assert(kQTileBytes % 1024 == 0 && kKTileBytes % 1024 == 0 && kVTileBytes % 1024 == 0,
+                "tiles stay 1024-byte aligned");
+  static_assert(kSmemBytes <= 227 * 1024, "fits the sm_90 shared memory");
+  // Exact int -> float conversion through the magic bias (common/ptx.cuh).
+  static_assert(127 * 127 * kHeadDim < (1 << 22), "QK dot range");
+  static_assert(255 * 127 * kBlockN < (1 << 22), "PV dot range");
+};
+
+}  // namespace intfa::cuda::sm90
