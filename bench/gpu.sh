@@ -16,7 +16,8 @@
 # 6. writes JSON lines, a PNG chart and logs to OUTDIR and prints the table
 #    (TOPS, ratios against flash and cuDNN) last.
 # Environment: GPU_SH_SEQLENS, GPU_SH_DIMS, GPU_SH_CAUSAL, GPU_SH_RECIPES narrow
-# the sweep; GPU_SH_SKIP="tests sanitizer bench" skips steps.
+# the sweep; GPU_SH_SKIP="tests cpu python sanitizer bench" skips steps;
+# GPU_SH_SM80=0 skips the mma.sync comparison rows on Hopper.
 set -euo pipefail
 
 OUT=${1:?usage: bench/gpu.sh OUTDIR}
@@ -27,7 +28,7 @@ cd "$ROOT"
 BUILD=build/gpu
 JOBS=$(nproc)
 SEQLENS=${GPU_SH_SEQLENS:-1024,2048,4096,8192,16384}
-DIMS=${GPU_SH_DIMS:-64,128}
+DIMS=${GPU_SH_DIMS:-}  # default: 64,128 (and 256 on Hopper)
 CAUSAL=${GPU_SH_CAUSAL:-0,1}
 RECIPES=${GPU_SH_RECIPES:-intfa,paper}
 SKIP=${GPU_SH_SKIP:-}
@@ -44,6 +45,15 @@ case "$GPU_CC" in
   *) ARCH=${GPU_CC/./} ;;
 esac
 echo "compute capability $GPU_CC -> CMAKE_CUDA_ARCHITECTURES=$ARCH-real"
+# On Hopper the default kernel is the wgmma one (src/cuda/sm90); the mma.sync
+# kernel is benchmarked beside it (INTFA_CUDA_KERNEL=sm80) for comparison.
+if [[ "$ARCH" == 90a ]]; then
+  DIMS=${DIMS:-64,128,256}
+  SM80_TOO=${GPU_SH_SM80:-1}
+else
+  DIMS=${DIMS:-64,128}
+  SM80_TOO=0
+fi
 
 # ---- GoogleTest ---------------------------------------------------------------
 GTEST_ARGS=()
@@ -87,6 +97,7 @@ cmake --preset gpu -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" "${PY_ARGS[@]}" \
   "${GTEST_ARGS[@]}" >"$OUT/configure.log" 2>&1 || { cat "$OUT/configure.log"; exit 1; }
 TARGETS=(intfa-bench)
 skip tests || TARGETS+=(intfa_cuda_tests intfa_cuda_layout_tests)
+[[ "$ARCH" == 90a ]] && ! skip tests && TARGETS+=(intfa_sm90_ptx_tests)
 skip cpu || skip tests || TARGETS+=(intfa_cpu_tests intfa_simd_tests)
 skip python || TARGETS+=(_core)
 /usr/bin/time -f "build: %e s" cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" \
@@ -140,6 +151,12 @@ if ! skip bench; then
         "$BUILD/tools/intfa-bench" --backend cuda --recipe "$RECIPES" --batch 4 --heads 32 \
           --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 --check-rows 8 --json \
           >>"$OUT/intfa.jsonl" 2>>"$OUT/intfa.err" || echo "intfa-bench failed: D=$d S=$s causal=$c"
+        if [[ "$SM80_TOO" == 1 ]]; then
+          INTFA_CUDA_KERNEL=sm80 "$BUILD/tools/intfa-bench" --backend cuda --recipe intfa --batch 4 \
+            --heads 32 --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 --check-rows 8 \
+            --json 2>>"$OUT/intfa.err" | sed 's/^{/{"kernel":"sm80",/' >>"$OUT/intfa.jsonl" ||
+            echo "intfa-bench (sm80) failed: D=$d S=$s causal=$c"
+        fi
       done
     done
   done

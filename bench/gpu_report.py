@@ -34,9 +34,11 @@ def main():
         base = {"batch": r["batch"], "heads": r["heads"], "seqlen": r["seqlen_q"],
                 "head_dim": r["head_dim"], "causal": bool(r["causal"]),
                 "kv_block": r.get("kv_block"), "detail": r.get("detail")}
-        records.append(dict(base, method=r["recipe"], tops=r.get("tops"), ms=r.get("kernel_ms"),
+        # Rows measured with INTFA_CUDA_KERNEL=sm80 on Hopper carry "kernel": "sm80".
+        name = r["recipe"] + (" sm80" if r.get("kernel") == "sm80" else "")
+        records.append(dict(base, method=name, tops=r.get("tops"), ms=r.get("kernel_ms"),
                             rel_l1=r.get("rel_l1")))
-        records.append(dict(base, method=r["recipe"] + " e2e", tops=r.get("tops_e2e"),
+        records.append(dict(base, method=name + " e2e", tops=r.get("tops_e2e"),
                             ms=r.get("end_to_end_ms")))
     for r in load(sdpa_path):
         records.append({"method": r["method"], "batch": r["batch"], "heads": r["heads"],
@@ -79,7 +81,8 @@ def main():
     except Exception as e:  # matplotlib missing: the table still prints
         print(f"no chart ({e})")
 
-    show = [m for m in ["intfa", "intfa e2e", "paper", "half-int8", "flash", "cudnn"] if m in methods]
+    show = [m for m in ["intfa", "intfa e2e", "intfa sm80", "paper", "half-int8", "flash", "cudnn"]
+            if m in methods]
     show += [m for m in methods if m not in show and not m.endswith(" e2e")]
     head = f"{'D':>4} {'mask':>6} {'S':>6} " + " ".join(f"{m:>10}" for m in show) + \
         f" {'intfa/fl':>9} {'intfa/cu':>9}"
