@@ -36,6 +36,9 @@
 
 namespace intfa::cuda::sm90 {
 
+// Named barriers that order the two consumers' tensor-core phases (ids 1, 2).
+inline constexpr int kSchedBarrier0 = 1;
+
 template <class T>
 __global__ void __launch_bounds__(T::kThreads, 1)
     attention_kernel(const __grid_constant__ Params prm) {
@@ -173,123 +176,219 @@ __global__ void __launch_bounds__(T::kThreads, 1)
                      T::kVSwizzle);
   };
 
-  if (n_blocks > 0 && wg_n_end > 0) mbar_wait(q_bar, 0);
-  for (int n = 0; n < n_blocks; ++n) {
-    const int s = n % T::kStages, use = n / T::kStages;
-    const uint32_t st = stage_addr(s);
-    const int n0 = n * kBlockN;
-    mbar_wait(full_bar(s), use & 1);
-    if (n0 < wg_n_end) {  // warpgroup-uniform: some row of the warpgroup sees a key
-      // ---- S = Q̂·K̂ᵀ ---------------------------------------------------------------
-      int32_t sacc[T::kSRegs];
+  // ---- the steps of one key block -----------------------------------------------------
+  // S = Q̂·K̂ᵀ issued (not waited for), accumulating onto the magic bias.
+  auto issue_qk = [&](uint32_t st, int32_t (&sacc)[T::kSRegs]) {
 #pragma unroll
-      for (int i = 0; i < T::kSRegs; ++i) sacc[i] = kMagicBits;
-      fence_registers(sacc);
-      wgmma_fence();
+    for (int i = 0; i < T::kSRegs; ++i) sacc[i] = kMagicBits;
+    fence_registers(sacc);
+    wgmma_fence();
 #pragma unroll
-      for (int kk = 0; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(st, kk));
-      wgmma_commit();
-      wgmma_wait<0>();
-      fence_registers(sacc);
-
-      // ---- t = S · k_scale, masking, block row max ----------------------------------
-      // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
-      const float* ks_smem =
-          reinterpret_cast<const float*>(base_ptr + (st - base) + T::kScaleOffset) + 2 * t;
-      float x[T::kSTiles][4];
+    for (int kk = 0; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(st, kk));
+  };
+  // Ô chunk = P̂·V̂ issued (not waited for).
+  auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
+                      int32_t (&oacc)[T::kPvRegs]) {
 #pragma unroll
-      for (int j = 0; j < T::kSTiles; ++j) {
-        const float2 ks = *reinterpret_cast<const float2*>(ks_smem + 8 * j);
+    for (int i = 0; i < T::kPvRegs; ++i) oacc[i] = kMagicBits;
+    fence_registers(oacc);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < T::kPvSteps; ++kk) {
+      if constexpr (kMode == PMode::uint8_block)
+        Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(st, chunk, kk));
+      else
+        Wgmma<T::kPvN>::rs_s8s8(oacc, pa[kk], v_desc(st, chunk, kk));
+    }
+  };
+  // O chunk += Ô·weight (O was already multiplied by this block's alpha).
+  auto accumulate = [&](int chunk, const int32_t (&oacc)[T::kPvRegs], const float (&weight)[2]) {
+#pragma unroll
+    for (int i = 0; i < T::kPvRegs; ++i)
+      acc[chunk][i] = fmaf(int_to_float_biased(oacc[i]), weight[(i >> 1) & 1], acc[chunk][i]);
+  };
+  // From the landed S of the block at n0 (scales in stage st): the online
+  // softmax update, O and l rescaled by alpha, P̂ packed as the A operand of
+  // P·V (interleaved16 key order) and the weight of this block's Ô.
+  auto softmax = [&](int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
+                     uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2]) {
+    // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
+    const float* ks_smem =
+        reinterpret_cast<const float*>(base_ptr + (st - base) + T::kScaleOffset) + 2 * t;
+    float x[T::kSTiles][4];
+#pragma unroll
+    for (int j = 0; j < T::kSTiles; ++j) {
+      const float2 ks = *reinterpret_cast<const float2*>(ks_smem + 8 * j);
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        x[j][e] = int_to_float_biased(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
+    }
+    if (n0 + kBlockN > warp_n_full) {  // warp-uniform: ragged or causal-diagonal block
+      const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
+#pragma unroll
+      for (int j = 0; j < T::kSTiles; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          x[j][e] = int_to_float_biased(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
-      }
-      if (n0 + kBlockN > warp_n_full) {  // warp-uniform: ragged or causal-diagonal block
-        const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
-#pragma unroll
-        for (int j = 0; j < T::kSTiles; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
-      }
-      float m_blk[2] = {kNegInf, kNegInf};
-#pragma unroll
-      for (int j = 0; j < T::kSTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) m_blk[e >> 1] = fmaxf(m_blk[e >> 1], x[j][e]);
-      float alpha[2], p_offset[2], weight[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 1));
-        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 2));
-        m_blk[r] *= row_factor[r];  // max commutes with the positive scaling
-        const RowBlockUpdate u = online_softmax_update<kMode>(m_blk[r], m_run[r]);
-        alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
-      }
-
-      // ---- P̂, packed as the A operand of P·V (interleaved16 key order) ---------------
-      constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
-      uint32_t w[T::kSTiles][4];
-      float l_blk[2] = {0.f, 0.f};
-#pragma unroll
-      for (int j = 0; j < T::kSTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float pr = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
-          if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
-          w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
-        }
-      uint32_t pa[T::kPvSteps][4];
-      [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
-#pragma unroll
-      for (int c = 0; c < T::kPvSteps; ++c)
-#pragma unroll
-        for (int a = 0; a < 4; ++a) {
-          // Register a of k step c: row g (a even) or g + 8, tiles 4c + 2(a >> 1) and +1.
-          const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
-          pa[c][a] = pack_low_bytes(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0], w[j0 + 1][e0 + 1]);
-          if constexpr (kMode == PMode::uint8_block)
-            sum[a & 1] = __dp4a(pa[c][a], 0x01010101u, sum[a & 1]);
-        }
-      if constexpr (kMode == PMode::uint8_block) {
-        // l from the quantized P (the weights applied to V sum exactly to l).
-        l_blk[0] = static_cast<float>(sum[0]) * weight[0];
-        l_blk[1] = static_cast<float>(sum[1]) * weight[1];
-      }
-#pragma unroll
-      for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + l_blk[r];
-      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-        for (int c = 0; c < T::kPvChunks; ++c)
-#pragma unroll
-          for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] *= alpha[(i >> 1) & 1];
-      }
-
-      // ---- O = O·alpha + (P̂·V̂)·weight, in chunks of kPvN channels ------------------------
-#pragma unroll
-      for (int c = 0; c < T::kPvChunks; ++c) {
-        int32_t oacc[T::kPvRegs];
-#pragma unroll
-        for (int i = 0; i < T::kPvRegs; ++i) oacc[i] = kMagicBits;
-        fence_registers(oacc);
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < T::kPvSteps; ++kk) {
-          if constexpr (kMode == PMode::uint8_block)
-            Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(st, c, kk));
-          else
-            Wgmma<T::kPvN>::rs_s8s8(oacc, pa[kk], v_desc(st, c, kk));
-        }
-        wgmma_commit();
-        wgmma_wait<0>();
-        fence_registers(oacc);
-#pragma unroll
-        for (int i = 0; i < T::kPvRegs; ++i)
-          acc[c][i] = fmaf(int_to_float_biased(oacc[i]), weight[(i >> 1) & 1], acc[c][i]);
-      }
+          if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
     }
+    float m_blk[2] = {kNegInf, kNegInf};
+#pragma unroll
+    for (int j = 0; j < T::kSTiles; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) m_blk[e >> 1] = fmaxf(m_blk[e >> 1], x[j][e]);
+    float alpha[2], p_offset[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 1));
+      m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 2));
+      m_blk[r] *= row_factor[r];  // max commutes with the positive scaling
+      const RowBlockUpdate u = online_softmax_update<kMode>(m_blk[r], m_run[r]);
+      alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
+    }
+    constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
+    uint32_t w[T::kSTiles][4];
+    float l_blk[2] = {0.f, 0.f};
+#pragma unroll
+    for (int j = 0; j < T::kSTiles; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float pr = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
+        if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
+        w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
+      }
+    [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
+#pragma unroll
+    for (int c = 0; c < T::kPvSteps; ++c)
+#pragma unroll
+      for (int a = 0; a < 4; ++a) {
+        // Register a of k step c: row g (a even) or g + 8, tiles 4c + 2(a >> 1) and +1.
+        const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
+        pa[c][a] = pack_low_bytes(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0], w[j0 + 1][e0 + 1]);
+        if constexpr (kMode == PMode::uint8_block)
+          sum[a & 1] = __dp4a(pa[c][a], 0x01010101u, sum[a & 1]);
+      }
+    if constexpr (kMode == PMode::uint8_block) {
+      // l from the quantized P (the weights applied to V sum exactly to l).
+      l_blk[0] = static_cast<float>(sum[0]) * weight[0];
+      l_blk[1] = static_cast<float>(sum[1]) * weight[1];
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + l_blk[r];
+    if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+#pragma unroll
+      for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+        for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] *= alpha[(i >> 1) & 1];
+    }
+  };
+  auto release = [&](int s) {
     __syncwarp();
     if (lane == 0) mbar_arrive(empty_bar(s));
+  };
+  // Blocks this warpgroup computes; the rest of the CTA's blocks (causal: keys
+  // no row of this warpgroup sees) are only waited for and released.
+  const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
+  if (n_mine > 0) mbar_wait(q_bar, 0);
+
+  if constexpr (T::kOverlap) {
+    // Software pipeline (FlashAttention-3 order): one tensor-core phase per
+    // step issues S of block n and Ô of block n − 1 together, then the
+    // softmax of block n runs while the other consumer's phase occupies the
+    // tensor cores. Named barriers make the two consumers' phases alternate:
+    // both go through the same number of rounds (a consumer with fewer blocks,
+    // causal, passes its remaining turns empty). The wgmmas sit outside any
+    // branch so that the compiler keeps them asynchronous.
+    const int other_row0 = m0 + T::kRowsPerConsumer * (1 - cw);
+    const int other_n_end =
+        other_row0 < p.seqlen_q ? visible(min(other_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
+    const int other_mine = min(n_blocks, (other_n_end + kBlockN - 1) / kBlockN);
+    const int rounds = max(n_mine > 0 ? n_mine + 1 : 0, other_mine > 0 ? other_mine + 1 : 0);
+    int round = 0;
+    auto turn_begin = [&]() { named_barrier_sync(kSchedBarrier0 + cw, 2 * 128); };
+    auto turn_end = [&]() {
+      if (cw == 0 || round < rounds - 1) named_barrier_arrive(kSchedBarrier0 + 1 - cw, 2 * 128);
+      ++round;
+    };
+    if (cw == 1 && rounds > 0) named_barrier_arrive(kSchedBarrier0 + 0, 2 * 128);  // consumer 0 first
+
+    if (n_mine > 0) {
+      int32_t sacc[T::kSRegs];
+      int32_t oacc[T::kPvRegs];
+      uint32_t pa[T::kPvSteps][4];
+      float weight[2];
+      mbar_wait(full_bar(0), 0);
+      turn_begin();
+      issue_qk(stage_addr(0), sacc);
+      wgmma_commit();
+      turn_end();
+      wgmma_wait<0>();
+      fence_registers(sacc);
+      softmax(0, stage_addr(0), sacc, pa, weight);
+      for (int n = 1; n < n_mine; ++n) {
+        const int s = n % T::kStages, s_prev = (n - 1) % T::kStages;
+        mbar_wait(full_bar(s), (n / T::kStages) & 1);
+        turn_begin();
+        issue_qk(stage_addr(s), sacc);
+        issue_pv(stage_addr(s_prev), 0, pa, oacc);
+        wgmma_commit();
+        turn_end();
+        wgmma_wait<0>();
+        fence_registers(sacc);
+        fence_registers(oacc);
+        accumulate(0, oacc, weight);
+        release(s_prev);
+        softmax(n * kBlockN, stage_addr(s), sacc, pa, weight);
+      }
+      const int s_last = (n_mine - 1) % T::kStages;
+      turn_begin();
+      issue_pv(stage_addr(s_last), 0, pa, oacc);
+      wgmma_commit();
+      turn_end();
+      wgmma_wait<0>();
+      fence_registers(oacc);
+      accumulate(0, oacc, weight);
+      release(s_last);
+    }
+    // Blocks no row of this consumer sees are released one per remaining turn
+    // (the other consumer needs their stages refilled to progress).
+    int next_free = n_mine;
+    auto release_next = [&]() {
+      mbar_wait(full_bar(next_free % T::kStages), (next_free / T::kStages) & 1);
+      release(next_free % T::kStages);
+      ++next_free;
+    };
+    while (round < rounds) {
+      turn_begin();
+      turn_end();
+      if (next_free < n_blocks) release_next();
+    }
+    while (next_free < n_blocks) release_next();
+  } else {
+    int32_t sacc[T::kSRegs];
+    for (int n = 0; n < n_blocks; ++n) {
+      const int s = n % T::kStages;
+      const uint32_t st = stage_addr(s);
+      mbar_wait(full_bar(s), (n / T::kStages) & 1);
+      if (n < n_mine) {
+        issue_qk(st, sacc);
+        wgmma_commit();
+        wgmma_wait<0>();
+        fence_registers(sacc);
+        uint32_t pa[T::kPvSteps][4];
+        float weight[2];
+        softmax(n * kBlockN, st, sacc, pa, weight);
+#pragma unroll
+        for (int c = 0; c < T::kPvChunks; ++c) {
+          int32_t oacc[T::kPvRegs];
+          issue_pv(st, c, pa, oacc);
+          wgmma_commit();
+          wgmma_wait<0>();
+          fence_registers(oacc);
+          accumulate(c, oacc, weight);
+        }
+      }
+      release(s);
+    }
   }
 
   // ---- epilogue: O = acc · v_scale / l, LSE -------------------------------------------

@@ -53,6 +53,12 @@ struct Traits {
   static constexpr int kPvN = kHeadDim < 128 ? kHeadDim : 128;
   static constexpr int kPvChunks = kHeadDim / kPvN;
 
+  // Software-pipelined consumer loop (S of block n and Ô of block n − 1 in
+  // one tensor-core phase, phases of the two consumers alternating): needs
+  // the score, Ô and O accumulators live at once, so only up to D = 128.
+  static constexpr bool kOverlap = kHeadDim <= 128;
+  static_assert(!kOverlap || kPvChunks == 1, "the pipelined loop issues Ô in one chunk");
+
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
   static constexpr int kSRegs = kBlockN / 2;       // int32 score registers per thread
   static constexpr int kPvRegs = kPvN / 2;         // int32 registers of one P·V chunk
