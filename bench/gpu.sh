@@ -108,9 +108,15 @@ TEST_BIN=$BUILD/tests/cuda/intfa_cuda_tests
 # ---- tests ------------------------------------------------------------------------
 if ! skip tests; then
   step "ctest -L cuda"
-  ctest --test-dir "$BUILD" -L cuda --output-on-failure -j 1 2>&1 | tee "$OUT/ctest.log" | tail -25
+  ctest --test-dir "$BUILD" -L cuda --output-on-failure -j 1 2>&1 | tee "$OUT/ctest.log" | tail -25 || true
   "$TEST_BIN" --gtest_filter='CudaAttention.Random*:CudaQuantize.Same*' 2>&1 |
     grep '\[ intfa \]' | tee -a "$OUT/ctest.log" || true
+  if [[ "$ARCH" == 90a ]]; then
+    # The default kernel on Hopper is the wgmma one: run the suite again on the
+    # mma.sync kernel.
+    step "intfa_cuda_tests with INTFA_CUDA_KERNEL=sm80 (mma.sync kernel on Hopper)"
+    INTFA_CUDA_KERNEL=sm80 "$TEST_BIN" 2>&1 | tee "$OUT/ctest_sm80.log" | tail -4
+  fi
 fi
 
 if ! skip cpu && ! skip tests; then

@@ -6,15 +6,15 @@
 namespace intfa::cuda {
 
 namespace {
-#define INTFA_SM90_CONFIG(D, MODE)                                                   \
+#define INTFA_SM90_CONFIG(D, MODE, BN)                                                 \
   Sm90Config{D,                                                                      \
              PMode::MODE,                                                            \
-             sm90::Traits<D, PMode::MODE>::kBlockM,                                  \
-             sm90::Traits<D, PMode::MODE>::kBlockN,                                  \
-             sm90::Traits<D, PMode::MODE>::kQKSwizzle,                               \
-             sm90::Traits<D, PMode::MODE>::kSmemBytes,                               \
-             sm90::Traits<D, PMode::MODE>::kThreads,                                 \
-             &sm90::launch_attention<sm90::Traits<D, PMode::MODE>>},
+             sm90::Traits<D, PMode::MODE, BN>::kBlockM,                                  \
+             sm90::Traits<D, PMode::MODE, BN>::kBlockN,                                  \
+             sm90::Traits<D, PMode::MODE, BN>::kQKSwizzle,                               \
+             sm90::Traits<D, PMode::MODE, BN>::kSmemBytes,                               \
+             sm90::Traits<D, PMode::MODE, BN>::kThreads,                                 \
+             &sm90::launch_attention<sm90::Traits<D, PMode::MODE, BN>>},
 const Sm90Config kConfigs[] = {
 #include "sm90_configs.inc"
 };

@@ -31,7 +31,7 @@ void launch_attention(const Params& prm, int64_t num_ctas, cudaStream_t stream) 
 
 }  // namespace intfa::cuda::sm90
 
-#define INTFA_INSTANTIATE_SM90_ATTENTION(D, MODE)                                            \
-  template void intfa::cuda::sm90::launch_attention<                                        \
-      intfa::cuda::sm90::Traits<D, intfa::cuda::PMode::MODE>>(const intfa::cuda::sm90::Params&, \
-                                                              int64_t, cudaStream_t);
+#define INTFA_INSTANTIATE_SM90_ATTENTION(D, MODE, BN)                                      \
+  template void intfa::cuda::sm90::launch_attention<                                      \
+      intfa::cuda::sm90::Traits<D, intfa::cuda::PMode::MODE, BN>>(                        \
+      const intfa::cuda::sm90::Params&, int64_t, cudaStream_t);

@@ -21,7 +21,7 @@
 
 namespace intfa::cuda::sm90 {
 
-template <int kHeadDim_, PMode kMode_>
+template <int kHeadDim_, PMode kMode_, int kBlockN_>
 struct Traits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr PMode kMode = kMode_;
@@ -29,9 +29,13 @@ struct Traits {
                 "the wgmma kernel runs the full-int8 recipes");
   static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64, 128 or 256");
 
-  // Keys per block: 128, or 64 at D = 256 where the fp32 output accumulator
-  // (128 registers) leaves no room for a 128-key score tile.
-  static constexpr int kBlockN = kHeadDim <= 128 ? 128 : 64;
+  // Keys per block = AttentionParams::kv_block. The instantiations use the
+  // mma.sync kernel's defaults (src/cuda/CMakeLists.txt), so the numerics of
+  // a call do not depend on which kernel runs it. At D = 256 only 64 fits:
+  // the fp32 output accumulator takes 128 registers.
+  static constexpr int kBlockN = kBlockN_;
+  static_assert(kBlockN == 64 || kBlockN == 128, "key block 64 or 128 (the V̂ᵀ swizzle width)");
+  static_assert(kHeadDim <= 128 || kBlockN == 64, "D = 256 needs 64-key blocks (registers)");
   static constexpr int kConsumers = 2;
   static constexpr int kRowsPerConsumer = 64;  // wgmma M
   static constexpr int kBlockM = kConsumers * kRowsPerConsumer;
