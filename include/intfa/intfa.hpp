@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "intfa/params.hpp"
@@ -33,7 +34,29 @@ const char* version();
 struct QuantizeOptions {
   Backend backend = Backend::automatic;
   void* stream = nullptr;
+  // Token order of V̂ᵀ (quantize_v, quantize()); see VtOrder in params.hpp and
+  // docs/NUMERICS.md. nullopt: the back-end's default, default_vt_order() —
+  // natural on the CPU; on CUDA the order the current device's fastest
+  // kernel reads (interleaved16 on sm_90 with the Hopper kernels). Every order
+  // is accepted by attention_quantized() on every back-end; an order the
+  // chosen kernel does not read costs one reordering pass over V̂ᵀ per call.
+  std::optional<VtOrder> vt_order;
+
+  QuantizeOptions() = default;
+  QuantizeOptions(Backend b, void* s = nullptr, std::optional<VtOrder> order = std::nullopt)
+      : backend(b), stream(s), vt_order(order) {}
 };
+
+// "natural" / "interleaved16"; parse_vt_order throws Error(invalid_argument)
+// for any other name.
+const char* vt_order_name(VtOrder order);
+VtOrder parse_vt_order(std::string_view name);
+
+// The V̂ᵀ order quantize_v() writes when QuantizeOptions::vt_order is nullopt:
+// natural for Backend::cpu; for Backend::cuda the order of the fastest kernel
+// of the current device (natural when CUDA is not built). Backend::automatic
+// throws Error(invalid_argument): the back-end depends on where the data lives.
+VtOrder default_vt_order(Backend backend);
 
 // Per-channel mean of K over its tokens: mean [B, Hk, D].
 void channel_mean(const TensorView& k, float* mean, const QuantizeOptions& opt = {});
@@ -56,9 +79,12 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale,
 
 // V to INT8 in the layout the P·V product needs: V̂ᵀ [B, Hk, D, Sk_pad]
 // (token-contiguous, zero padded to Sk_pad = padded_kv_length(Sk)), with
-// scales [B, Hk, D] (per-tensor: all D entries equal).
-void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale,
-                const QuantizeOptions& opt = {});
+// scales [B, Hk, D] (per-tensor: all D entries equal). Token t of a channel
+// row sits at position vt_position(t, order), order = opt.vt_order or the
+// back-end's default_vt_order(); the order written is returned. Pass it on as
+// QuantizedInputs::vt_order (quantize() does this itself).
+VtOrder quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale,
+                   const QuantizeOptions& opt = {});
 
 // ---------------------------------------------------------------------------
 // Attention.
@@ -83,6 +109,7 @@ struct QuantizedInputs {
   // int8 V (paper, intfa): V̂ᵀ [B, Hk, D, Sk_pad] and scales [B, Hk, D].
   const int8_t* vt = nullptr;
   const float* v_scale = nullptr;
+  VtOrder vt_order = VtOrder::natural;  // the order quantize_v() returned
   // fp16 / bf16 V (half-int8): [B, Sk, Hk, D].
   TensorView v;
 };
@@ -116,14 +143,16 @@ struct QuantizedBuffers {
 
 // Quantizes q, k, v ([B, S, H, D] f32/f16/bf16) as `recipe` prescribes
 // (int8-Q/K recipes): K's channel mean when smoothing, per-token K and Q (with
-// Q's lse_offset), and V to int8 V̂ᵀ or, for half-int8, to 16 bits (fp16/bf16
+// Q's lse_offset), and V to int8 V̂ᵀ in the order opt.vt_order (default: the
+// back-end's default_vt_order()) or, for half-int8, to 16 bits (fp16/bf16
 // inputs are used in place; f32 is rounded to fp16 on the CPU). Returns views
-// of the buffers ready for attention_quantized().
+// of the buffers ready for attention_quantized(), with vt_order filled in.
 QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorView& v,
                          const Recipe& recipe, const QuantizedBuffers& buffers,
                          const QuantizeOptions& opt = {});
 
-// quantize() into host memory that this object owns (CPU back-end).
+// quantize() into host memory that this object owns (CPU back-end, V̂ᵀ in
+// natural order).
 class HostQuantized {
  public:
   HostQuantized(const TensorView& q, const TensorView& k, const TensorView& v,
@@ -139,14 +168,29 @@ class HostQuantized {
 
 // Attention on quantized inputs.
 //   out [B, Sq, H, D] f32 / f16 / bf16;  lse [B, H, Sq] fp32 or null.
+// in.vt_order must be the order V̂ᵀ was written in. Any order runs on any
+// back-end: when the kernel that runs these inputs reads another order (the
+// CPU reads natural only), V̂ᵀ is first copied into that order (scratch of
+// V̂ᵀ's size, one pass); results are the same for every order.
 void attention_quantized(const QuantizedInputs& in, const TensorView& out, float* lse,
                          const AttentionOptions& opt = {});
 
 // One call: quantizes q, k, v ([B, S, H, D] f32/f16/bf16, any strides with a
-// contiguous last dimension) with opt.recipe and computes attention.
+// contiguous last dimension) with opt.recipe and computes attention. V̂ᵀ is
+// written in attention_vt_order() (the order of the kernel that runs fastest).
 // Float baselines (fp16, fp8-tensor) are computed on the CPU back-end only.
 void attention(const TensorView& q, const TensorView& k, const TensorView& v,
                const TensorView& out, float* lse = nullptr, const AttentionOptions& opt = {});
+
+// The V̂ᵀ order attention() quantizes V in for these arguments: natural on the
+// CPU back-end and for recipes without int8 V; on CUDA the order read by the
+// kernel that runs this problem fastest (for 16-byte aligned quantized
+// buffers). Quantizing with it (QuantizeOptions::vt_order) makes
+// attention_quantized() run the kernel attention() runs, with no reordering.
+// Validates the arguments as attention() does.
+VtOrder attention_vt_order(const TensorView& q, const TensorView& k, const TensorView& v,
+                           const TensorView& out, float* lse = nullptr,
+                           const AttentionOptions& opt = {});
 
 // Exact attention in float64 on the CPU (the reference for error studies).
 // Inputs as for attention() (host memory); out [B, Sq, H, D] and lse

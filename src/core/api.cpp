@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/api_internal.hpp"
@@ -47,6 +49,32 @@ Backend resolve_backend(Backend requested, const void* ptr) {
 int32_t default_kv_block(Backend backend, const Recipe& recipe, int64_t head_dim) {
   if (backend == Backend::cuda) return cuda_backend::default_kv_block(recipe, head_dim);
   return cpu::kDefaultKvBlock;
+}
+
+const char* vt_order_name(VtOrder order) {
+  switch (order) {
+    case VtOrder::natural: return "natural";
+    case VtOrder::interleaved16: return "interleaved16";
+  }
+  return "unknown";
+}
+
+VtOrder parse_vt_order(std::string_view name) {
+  if (name == "natural") return VtOrder::natural;
+  if (name == "interleaved16") return VtOrder::interleaved16;
+  fail("unknown V̂ᵀ order '" + std::string(name) + "' (expected 'natural' or 'interleaved16')");
+}
+
+VtOrder default_vt_order(Backend backend) {
+  switch (backend) {
+    case Backend::cpu: return VtOrder::natural;
+    case Backend::cuda: return cuda_backend::default_vt_order();
+    case Backend::automatic: break;
+  }
+  fail(std::string("default_vt_order needs Backend::cpu or Backend::cuda (got ") +
+       (backend == Backend::automatic ? "automatic, which depends on where the data lives"
+                                      : "value " + std::to_string(static_cast<int>(backend))) +
+       ")");
 }
 
 namespace {
@@ -134,14 +162,57 @@ void set_int8_v(AttentionParams& p, const int8_t* vt) {
   p.v_batch_stride = p.kv_heads * p.v_head_stride;
 }
 
+void check_vt_order(VtOrder order, const char* name) {
+  if (order != VtOrder::natural && order != VtOrder::interleaved16)
+    fail(std::string(name) + " has an unknown V̂ᵀ order value " +
+         std::to_string(static_cast<int>(order)) + " (natural = 0, interleaved16 = 1)");
+}
+
+// The views quantize() returns for `buf` (nothing is computed; int8-V and
+// smooth-k parts only when the recipe has them).
+QuantizedInputs quantized_views(const detail::Shape& s, const Recipe& recipe,
+                                const QuantizedBuffers& buf) {
+  QuantizedInputs in;
+  in.recipe = recipe;
+  in.q = TensorView::bshd(buf.q8, DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
+  in.k = TensorView::bshd(buf.k8, DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  in.q_scale = buf.q_scale;
+  in.k_scale = buf.k_scale;
+  in.lse_offset = recipe.smooth_k ? buf.lse_offset : nullptr;
+  if (recipe.int8_v()) {
+    in.vt = buf.vt;
+    in.v_scale = buf.v_scale;
+  }
+  return in;
+}
+
+// When the kernel that will run `p` does not read int8 V̂ᵀ in p's order (the
+// CPU reads natural only; on CUDA, vt_order_for says whether a kernel for the
+// interleaved order runs these params), points p at a natural-order copy.
+void reorder_vt_for_kernel(Backend backend, AttentionParams& p, Scratch& scratch) {
+  if (p.v_dtype != DType::i8 || p.v_token_order == VtOrder::natural) return;
+  if (backend == Backend::cuda && cuda_backend::vt_order_for(p) == p.v_token_order) return;
+  const int64_t rows = static_cast<int64_t>(p.batch) * p.kv_heads * p.head_dim;
+  int8_t* natural = scratch.get<int8_t>(rows * p.v_seq_padded);
+  const auto* src = static_cast<const int8_t*>(p.v);
+  if (backend == Backend::cuda)
+    cuda_backend::reorder_vt(src, p.v_token_order, natural, VtOrder::natural, rows,
+                             p.v_seq_padded, p.stream);
+  else
+    cpu::reorder_vt(src, p.v_token_order, natural, VtOrder::natural, rows, p.v_seq_padded);
+  p.v = natural;  // same contiguous [B, Hk, D, Sk_pad] strides
+  p.v_token_order = VtOrder::natural;
+}
+
 void check_kv_block(int32_t kv_block) {
   if (kv_block < 0 || kv_block > 4096)
     fail("kv_block must be 0 (back-end default) or in 1..4096 (got " + std::to_string(kv_block) +
          ")");
 }
 
-void run(Backend backend, AttentionParams& p) {
+void run(Backend backend, AttentionParams& p, Scratch& scratch) {
   if (p.kv_block == 0) p.kv_block = default_kv_block(backend, p.recipe, p.head_dim);
+  reorder_vt_for_kernel(backend, p, scratch);
   if (backend == Backend::cuda) {
     cuda_backend::check_supported(p);
     cuda_backend::attention(p);
@@ -168,6 +239,7 @@ AttentionParams build_params(const QuantizedInputs& in, const TensorView& out, f
   p.lse_offset = in.lse_offset;
   if (in.recipe.int8_v()) {
     set_int8_v(p, in.vt);
+    p.v_token_order = in.vt_order;
     p.v_scale = in.v_scale;
   } else {
     set_float_v(p, in.v);
@@ -242,18 +314,23 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale, const 
   cpu::quantize_q(q, out, scale, k_mean, kv_heads, lse_offset);
 }
 
-void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale,
-                const QuantizeOptions& opt) {
+VtOrder quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale,
+                   const QuantizeOptions& opt) {
   check_tensor(v, "v", kFloatInputs);
   check_pointer(vt, "vt", 1);
   check_pointer(scale, "scale");
   if (format != VFormat::int8_per_tensor && format != VFormat::int8_per_channel)
     fail("quantize_v makes int8 V only (per-tensor or per-channel)");
+  if (opt.vt_order) check_vt_order(*opt.vt_order, "QuantizeOptions.vt_order");
   const Backend backend = resolve_backend(opt.backend, v.data);
   check_memory(backend, vt, "vt");
   check_memory(backend, scale, "scale");
-  if (backend == Backend::cuda) return cuda_backend::quantize_v(v, format, vt, scale, opt.stream);
-  cpu::quantize_v(v, format, vt, scale);
+  const VtOrder order = opt.vt_order ? *opt.vt_order : default_vt_order(backend);
+  if (backend == Backend::cuda)
+    cuda_backend::quantize_v(v, format, order, vt, scale, opt.stream);
+  else
+    cpu::quantize_v(v, format, order, vt, scale);
+  return order;
 }
 
 QuantizedSizes quantized_sizes(int64_t batch, int64_t heads, int64_t kv_heads, int64_t seqlen_q,
@@ -289,11 +366,8 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   const QuantizedSizes n = quantized_sizes(s.batch, s.heads, s.kv_heads, s.seqlen_q, s.seqlen_k,
                                            s.head_dim, recipe, v.dtype);
   const Backend backend = resolve_backend(opt.backend, q.data);
-  const QuantizeOptions qopt{backend, opt.stream};
-  QuantizedInputs in;
-  in.recipe = recipe;
-  in.q = TensorView::bshd(buf.q8, DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
-  in.k = TensorView::bshd(buf.k8, DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  const QuantizeOptions qopt{backend, opt.stream, opt.vt_order};
+  QuantizedInputs in = quantized_views(s, recipe, buf);
   if (recipe.smooth_k) {
     check_pointer(buf.k_mean, "buffers.k_mean");
     check_pointer(buf.lse_offset, "buffers.lse_offset");
@@ -303,13 +377,8 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   quantize_per_token(k, k_mean, in.k, buf.k_scale, qopt);
   quantize_q(q, in.q, buf.q_scale, k_mean, s.kv_heads, recipe.smooth_k ? buf.lse_offset : nullptr,
              qopt);
-  in.q_scale = buf.q_scale;
-  in.k_scale = buf.k_scale;
-  in.lse_offset = recipe.smooth_k ? buf.lse_offset : nullptr;
   if (n.vt) {
-    quantize_v(v, recipe.v, buf.vt, buf.v_scale, qopt);
-    in.vt = buf.vt;
-    in.v_scale = buf.v_scale;
+    in.vt_order = quantize_v(v, recipe.v, buf.vt, buf.v_scale, qopt);
   } else if (n.v16) {
     // half-int8 keeps V in 16 bits: f32 input is rounded to fp16.
     if (backend != Backend::cpu)
@@ -337,7 +406,8 @@ HostQuantized::HostQuantized(const TensorView& q, const TensorView& k, const Ten
   buf.q8 = ptr(q8_), buf.k8 = ptr(k8_), buf.vt = ptr(vt_);
   buf.q_scale = ptr(q_scale_), buf.k_scale = ptr(k_scale_), buf.k_mean = ptr(k_mean_);
   buf.lse_offset = ptr(lse_offset_), buf.v_scale = ptr(v_scale_), buf.v16 = ptr(v16_);
-  inputs_ = quantize(q, k, v, recipe, buf, QuantizeOptions{Backend::cpu, nullptr});
+  inputs_ = quantize(q, k, v, recipe, buf,
+                     QuantizeOptions{Backend::cpu, nullptr, VtOrder::natural});
 }
 
 // ---- attention ---------------------------------------------------------------
@@ -360,6 +430,7 @@ void attention_quantized(const QuantizedInputs& in, const TensorView& out, float
   if (int8_v) {
     check_pointer(in.vt, "vt", 16);
     check_pointer(in.v_scale, "v_scale");
+    check_vt_order(in.vt_order, "QuantizedInputs.vt_order");
   } else {
     check_tensor(in.v, "v", kFloatInputs);
   }
@@ -374,11 +445,20 @@ void attention_quantized(const QuantizedInputs& in, const TensorView& out, float
 
   std::vector<float> unit_scales;  // float V carries no scale on the CPU
   AttentionParams p = detail::build_params(in, out, lse, opt, backend, shape, unit_scales);
-  run(backend, p);
+  Scratch scratch(backend, opt.stream);  // a reordered V̂ᵀ, if the kernel needs one
+  run(backend, p, scratch);
 }
 
-void attention(const TensorView& q, const TensorView& k, const TensorView& v,
-               const TensorView& out, float* lse, const AttentionOptions& opt) {
+namespace {
+
+struct OneCall {
+  detail::Shape shape;
+  Backend backend;
+};
+
+// attention()'s argument checks.
+OneCall check_one_call(const TensorView& q, const TensorView& k, const TensorView& v,
+                       const TensorView& out, float* lse, const AttentionOptions& opt) {
   check_tensor(q, "q", kFloatInputs);
   check_tensor(k, "k", kFloatInputs);
   check_tensor(v, "v", kFloatInputs);
@@ -390,6 +470,37 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
                            {out.data, "out"}, {lse, "lse"}})
     check_memory(backend, ptr, name);
   if (backend == Backend::cpu) detail::check_head_dim_cpu(s.head_dim);
+  return {s, backend};
+}
+
+// The V̂ᵀ order attention() quantizes in: the params it is about to run are
+// built from the (possibly not yet allocated: null) quantized buffers, and the
+// back-end says which order its kernel for them reads.
+VtOrder one_call_vt_order(const OneCall& c, const QuantizedBuffers& buf, const TensorView& out,
+                          float* lse, const AttentionOptions& opt) {
+  const Recipe& r = opt.recipe;
+  if (c.backend != Backend::cuda || !r.int8_qk() || !r.int8_v()) return VtOrder::natural;
+  AttentionOptions qa = opt;
+  qa.backend = c.backend;
+  std::vector<float> unit_scales;
+  const AttentionParams p = detail::build_params(quantized_views(c.shape, r, buf), out, lse, qa,
+                                                 c.backend, c.shape, unit_scales);
+  return cuda_backend::vt_order_for(p);
+}
+
+}  // namespace
+
+VtOrder attention_vt_order(const TensorView& q, const TensorView& k, const TensorView& v,
+                           const TensorView& out, float* lse, const AttentionOptions& opt) {
+  const OneCall c = check_one_call(q, k, v, out, lse, opt);
+  return one_call_vt_order(c, QuantizedBuffers{}, out, lse, opt);
+}
+
+void attention(const TensorView& q, const TensorView& k, const TensorView& v,
+               const TensorView& out, float* lse, const AttentionOptions& opt) {
+  const OneCall c = check_one_call(q, k, v, out, lse, opt);
+  const detail::Shape& s = c.shape;
+  const Backend backend = c.backend;
   const Recipe& r = opt.recipe;
   Scratch scratch(backend, opt.stream);
 
@@ -414,7 +525,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
         TensorView::bshd(vf, DType::f32, s.batch, s.seqlen_k, s.kv_heads, s.head_dim), out, lse,
         opt, s);
     p.q_scale = q_scale, p.k_scale = k_scale, p.v_scale = v_scale;
-    return run(backend, p);
+    return run(backend, p, scratch);
   }
 
   // INT8 Q/K: quantize into scratch, then the quantized kernel. On CUDA the
@@ -432,7 +543,9 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
   if (n.vt) buf.vt = scratch.get<int8_t>(n.vt);
   if (n.v_scale) buf.v_scale = scratch.get<float>(n.v_scale);
   if (n.v16) buf.v16 = scratch.get<uint16_t>(n.v16);
-  const QuantizedInputs in = quantize(q, k, v, r, buf, QuantizeOptions{backend, opt.stream});
+  // V̂ᵀ in the order of the kernel that will run (no reordering pass).
+  const VtOrder order = one_call_vt_order(c, buf, out, lse, opt);
+  const QuantizedInputs in = quantize(q, k, v, r, buf, QuantizeOptions{backend, opt.stream, order});
   AttentionOptions qa = opt;
   qa.backend = backend;
   finite_check.check();  // CUDA: one stream synchronization

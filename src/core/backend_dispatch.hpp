@@ -37,6 +37,11 @@ VtOrder default_vt_order();
 // ignored): interleaved16 when a Hopper kernel supports these params on the
 // current device, natural otherwise.
 VtOrder vt_order_for(const AttentionParams& params);
+// Copies `rows` contiguous V̂ᵀ rows of seq_padded bytes (a multiple of 16;
+// src and dst 16-byte aligned, not overlapping) from order `from` to order
+// `to` (stream-ordered, no synchronization).
+void reorder_vt(const int8_t* src, VtOrder from, int8_t* dst, VtOrder to, int64_t rows,
+                int64_t seq_padded, void* stream);
 void attention(const AttentionParams& params);
 
 // Non-finite inputs: the CUDA quantization kernels raise a device flag; each

@@ -29,6 +29,9 @@ void quantize_q(const TensorView&, const TensorView&, float*, const float*, int6
 void quantize_v(const TensorView&, VFormat, VtOrder, int8_t*, float*, void*) { unavailable(); }
 VtOrder default_vt_order() { return VtOrder::natural; }
 VtOrder vt_order_for(const AttentionParams&) { return VtOrder::natural; }
+void reorder_vt(const int8_t*, VtOrder, int8_t*, VtOrder, int64_t, int64_t, void*) {
+  unavailable();
+}
 void attention(const AttentionParams&) { unavailable(); }
 void begin_deferred_finite_check(void*) {}
 void end_deferred_finite_check(void*, bool) {}

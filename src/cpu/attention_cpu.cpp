@@ -191,7 +191,18 @@ void run_tiled(const AttentionParams& p) {
 
 }  // namespace
 
+void require_natural_vt(const AttentionParams& p) {
+  if (p.v_dtype == DType::i8 && p.v_token_order != VtOrder::natural)
+    throw Error(StatusCode::unsupported,
+                "the CPU back-end reads V̂ᵀ in natural token order, but it is in " +
+                    std::string(p.v_token_order == VtOrder::interleaved16 ? "interleaved16"
+                                                                          : "an unknown") +
+                    " order: quantize V with VtOrder::natural for the CPU back-end "
+                    "(intfa::attention_quantized reorders V̂ᵀ itself)");
+}
+
 void attention_tiled(const AttentionParams& p) {
+  require_natural_vt(p);
   if (simd::int_kernel_supports(p)) {
     switch (active_isa()) {
       case Isa::avx2: return simd::attention_int_avx2(p);
@@ -204,6 +215,7 @@ void attention_tiled(const AttentionParams& p) {
 }
 
 void attention_tiled_scalar(const AttentionParams& p) {
+  require_natural_vt(p);
   const bool int_qk = p.qk_dtype == DType::i8;
   switch (p.recipe.p) {
     case PFormat::int8_running_max:

@@ -22,7 +22,12 @@ void quantize_per_token(const TensorView& x, const float* mean, const TensorView
                         float* scale);
 void quantize_q(const TensorView& q, const TensorView& out, float* scale, const float* k_mean,
                 int64_t kv_heads, float* lse_offset);
-void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale);
+// V̂ᵀ with token t of each channel row at vt_position(t, order).
+void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, float* scale);
+// Copies `rows` contiguous V̂ᵀ rows of seq_padded bytes (a multiple of 16) from
+// order `from` to order `to` (src and dst must not overlap).
+void reorder_vt(const int8_t* src, VtOrder from, int8_t* dst, VtOrder to, int64_t rows,
+                int64_t seq_padded);
 
 // V for half-int8 from f32 input: fp16 bits, contiguous [B, S, H, D].
 void convert_to_fp16(const TensorView& x, uint16_t* out);
@@ -34,11 +39,15 @@ void convert_to_fp16(const TensorView& x, uint16_t* out);
 void prepare_float_qk(const TensorView& x, QKFormat format, float* out, float* scale);
 void prepare_float_v(const TensorView& v, VFormat format, float* out, float* scale);
 
-// Attention on prepared operands. Runs the vectorized kernel of the selected
+// Attention on prepared operands (int8 V̂ᵀ in natural order: every entry point
+// below throws Error(unsupported) for AttentionParams::v_token_order
+// interleaved16; the public attention_quantized() reorders first). Runs the vectorized kernel of the selected
 // ISA (cpu/isa.hpp) when the recipe has one (int8 Q/K with int8 V and int8 or
 // uint8 P, or fp16 P with float V), else the portable tiled kernel; every
 // path gives the same bits as attention_emulated.
 void attention_tiled(const AttentionParams& params);
+// Throws Error(unsupported) unless int8 V̂ᵀ is in natural order (float V: no-op).
+void require_natural_vt(const AttentionParams& params);
 // The portable (scalar) tiled kernel, whatever the ISA selection says.
 void attention_tiled_scalar(const AttentionParams& params);
 // Direct emulation: one query row at a time, dot products read straight from

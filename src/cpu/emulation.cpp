@@ -94,6 +94,7 @@ void emulate(const AttentionParams& p) {
 }  // namespace
 
 void attention_emulated(const AttentionParams& p) {
+  require_natural_vt(p);
   const bool int_qk = p.qk_dtype == DType::i8;
   switch (p.recipe.p) {
     case PFormat::int8_running_max: return emulate<int8_t, PFormat::int8_running_max>(p);

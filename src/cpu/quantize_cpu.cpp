@@ -124,7 +124,7 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale, const 
   });
 }
 
-void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale) {
+void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, float* scale) {
   const int64_t seq_padded = padded_kv_length(v.seq);
   const bool per_channel = format == VFormat::int8_per_channel;
   parallel_for(v.batch * v.heads, [&](int64_t task) {
@@ -148,9 +148,36 @@ void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale) {
     for (int64_t d = 0; d < D; ++d) {
       const float inv = numeric::int8_inverse_scale(amax[d]);
       int8_t* dst = head_vt + d * seq_padded;
-      for (int64_t s = 0; s < S; ++s) dst[s] = numeric::quantize_int8(values[s * D + d], inv);
-      for (int64_t s = S; s < seq_padded; ++s) dst[s] = 0;
+      if (order == VtOrder::natural) {
+        for (int64_t s = 0; s < S; ++s) dst[s] = numeric::quantize_int8(values[s * D + d], inv);
+        for (int64_t s = S; s < seq_padded; ++s) dst[s] = 0;
+      } else {  // padding tokens (>= S) are zero wherever they land
+        for (int64_t s = 0; s < seq_padded; ++s)
+          dst[vt_position(s, order)] =
+              s < S ? numeric::quantize_int8(values[s * D + d], inv) : int8_t{0};
+      }
       head_scale[d] = numeric::int8_scale(amax[d]);
+    }
+  });
+}
+
+void reorder_vt(const int8_t* src, VtOrder from, int8_t* dst, VtOrder to, int64_t rows,
+                int64_t seq_padded) {
+  if (from == to) {
+    std::copy(src, src + rows * seq_padded, dst);
+    return;
+  }
+  // Within each group of 16 positions: token t moves from vt_position(t, from)
+  // to vt_position(t, to).
+  int64_t from_pos[16], to_pos[16];
+  for (int64_t t = 0; t < 16; ++t) from_pos[t] = vt_position(t, from), to_pos[t] = vt_position(t, to);
+  const int64_t groups = rows * (seq_padded / 16);
+  parallel_for((groups + 4095) / 4096, [&](int64_t chunk) {
+    const int64_t g1 = std::min(groups, (chunk + 1) * 4096);
+    for (int64_t g = chunk * 4096; g < g1; ++g) {
+      const int8_t* s16 = src + 16 * g;
+      int8_t* d16 = dst + 16 * g;
+      for (int64_t t = 0; t < 16; ++t) d16[to_pos[t]] = s16[from_pos[t]];
     }
   });
 }

@@ -1,5 +1,7 @@
 // CUDA quantization: per-token Q and K (optionally K-smoothed, with Q's
-// lse_offset), the channel mean of K, and V to the token-contiguous V̂ᵀ layout.
+// lse_offset), the channel mean of K, V to the token-contiguous V̂ᵀ layout in
+// either token order (natural / interleaved16, params.hpp), and the copy of
+// V̂ᵀ from one order to the other.
 // Same bytes and scales as src/cpu/quantize_cpu.cpp: every rounding is the
 // numeric.hpp function the CPU calls. Two sums are computed in another order
 // than on the CPU (both in float64, rounded once to fp32 at the end, so they
@@ -313,12 +315,29 @@ struct VArgs {
 constexpr int kVTokens = 64;                  // tokens per CTA
 constexpr int kVWords = kVTokens / 4;         // 32-bit words per channel row
 constexpr int kVMaxDim = 512;
+static_assert(kVTokens % 16 == 0, "a CTA's tokens must be whole interleaved16 groups");
+
+// Token (relative to its 16-group) at position k of the group for
+// interleaved16: the device copy of intfa::vt_interleaved_token (params.hpp),
+// checked against it below.
+__host__ __device__ constexpr int interleaved_token(int k) {
+  return 2 * (k >> 2) + (k & 1) + 8 * ((k >> 1) & 1);
+}
+constexpr bool interleaved_token_matches_params() {
+  for (int k = 0; k < 16; ++k)
+    if (interleaved_token(k) != vt_interleaved_token(k)) return false;
+  return true;
+}
+static_assert(interleaved_token_matches_params(), "interleaved16 map differs from params.hpp");
 
 // Grid (S_pad / 64, B·H). Reads 64 tokens x D (coalesced along D), quantizes
 // with the channel's inverse scale, transposes through shared memory (rows of
 // 17 words: conflict-free) and writes 64 contiguous bytes per channel, zeros
-// past S.
-template <typename TIn>
+// past S. Word w holds positions 4w..4w+3 of the CTA's 64: in natural order
+// tokens 4w..4w+3; in interleaved16 order (w = 4g + a) tokens 16g + 2a,
+// 16g + 2a + 1, 16g + 2a + 8, 16g + 2a + 9 — the thread gathers them and still
+// writes one word.
+template <typename TIn, bool kInterleaved>
 __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) {
   __shared__ uint32_t tile[kVMaxDim * (kVWords + 1)];
   const int64_t head = blockIdx.y, b = head / a.H, h = head % a.H;
@@ -332,7 +351,9 @@ __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) 
     uint32_t word = 0;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int64_t s = s0 + 4 * w + i;
+      const int pos = 4 * w + i;
+      const int64_t s =
+          s0 + (kInterleaved ? (pos & ~15) + interleaved_token(pos & 15) : pos);
       int8_t q = 0;
       if (s < a.S) q = numeric::quantize_int8(to_float(base[s * a.xs + d]), inv);
       word |= static_cast<uint32_t>(static_cast<uint8_t>(q)) << (8 * i);
@@ -345,6 +366,26 @@ __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) 
     const int d = item / kVWords, w = item % kVWords;
     *reinterpret_cast<uint32_t*>(out + d * a.S_pad + 4 * w) = tile[d * (kVWords + 1) + w];
   }
+}
+
+// One thread per 16-position group of a V̂ᵀ row: 16 bytes in, permuted in
+// registers, 16 bytes out. kToInterleaved: natural -> interleaved16, else back.
+template <bool kToInterleaved>
+__global__ void reorder_vt_kernel(const uint4* __restrict__ src, uint4* __restrict__ dst,
+                                  int64_t groups) {
+  const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (g >= groups) return;
+  const uint4 raw = src[g];
+  const uint32_t in[4] = {raw.x, raw.y, raw.z, raw.w};
+  uint32_t out[4] = {0, 0, 0, 0};
+#pragma unroll
+  for (int k = 0; k < 16; ++k) {  // position k of interleaved16 <-> token interleaved_token(k)
+    const int from = kToInterleaved ? interleaved_token(k) : k;
+    const int to = kToInterleaved ? k : interleaved_token(k);
+    const uint32_t byte = (in[from >> 2] >> (8 * (from & 3))) & 0xffu;
+    out[to >> 2] |= byte << (8 * (to & 3));
+  }
+  dst[g] = make_uint4(out[0], out[1], out[2], out[3]);
 }
 
 template <typename F>
@@ -469,7 +510,8 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale, const 
   cuda::end_finite_check(stream);
 }
 
-void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale, void* stream_ptr) {
+void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, float* scale,
+                void* stream_ptr) {
   cuda::check_dim(v);
   if (reinterpret_cast<uintptr_t>(vt) % 4 != 0)
     cuda::unsupported("vt must be 4-byte aligned for the CUDA quantize_v (it writes 32-bit words)");
@@ -500,10 +542,38 @@ void quantize_v(const TensorView& v, VFormat format, int8_t* vt, float* scale, v
   const dim3 vgrid(static_cast<unsigned>(va.S_pad / cuda::kVTokens), static_cast<unsigned>(heads));
   if (va.S_pad / cuda::kVTokens > 0x7fffffff) cuda::unsupported("too many tokens for quantize_v");
   cuda::dispatch_float(v.dtype, [&](auto tag) {
-    cuda::quantize_v_kernel<decltype(tag)><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
+    using T = decltype(tag);
+    if (order == VtOrder::interleaved16)
+      cuda::quantize_v_kernel<T, true><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
+    else
+      cuda::quantize_v_kernel<T, false><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
   });
   cuda::check_launch("quantize_v_kernel");
   cuda::end_finite_check(stream);
+}
+
+void reorder_vt(const int8_t* src, VtOrder from, int8_t* dst, VtOrder to, int64_t rows,
+                int64_t seq_padded, void* stream_ptr) {
+  const auto stream = static_cast<cudaStream_t>(stream_ptr);
+  const int64_t bytes = rows * seq_padded;
+  if (bytes == 0) return;
+  if (from == to) {
+    INTFA_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes),
+                                     cudaMemcpyDeviceToDevice, stream));
+    return;
+  }
+  if (seq_padded % 16 != 0 || !cuda::aligned(src, 16) || !cuda::aligned(dst, 16))
+    cuda::unsupported("reorder_vt needs 16-byte aligned rows (V̂ᵀ padded to 128 tokens)");
+  const int64_t groups = bytes / 16;
+  const int64_t blocks = (groups + 255) / 256;
+  if (blocks > 0x7fffffff) cuda::unsupported("V̂ᵀ too large for reorder_vt");
+  const auto* s = reinterpret_cast<const uint4*>(src);
+  auto* d = reinterpret_cast<uint4*>(dst);
+  if (to == VtOrder::interleaved16)
+    cuda::reorder_vt_kernel<true><<<static_cast<unsigned>(blocks), 256, 0, stream>>>(s, d, groups);
+  else
+    cuda::reorder_vt_kernel<false><<<static_cast<unsigned>(blocks), 256, 0, stream>>>(s, d, groups);
+  cuda::check_launch("reorder_vt_kernel");
 }
 
 }  // namespace intfa::cuda_backend
