@@ -38,6 +38,18 @@ typedef enum intfa_backend {
   INTFA_BACKEND_CUDA = 2
 } intfa_backend;
 
+/* Token order of V̂ᵀ along its padded token axis (docs/NUMERICS.md):
+ * natural: position n holds token n (the CPU back-end, the mma.sync kernel);
+ * interleaved16: inside each group of 16 positions, position 16g + k holds
+ * token 16g + 2(k/4) + (k%2) + 8((k/2)%2) (the Hopper wgmma kernel).
+ * INTFA_VT_ORDER_DEFAULT (quantization only): the back-end's default, see
+ * intfa_default_vt_order. */
+typedef enum intfa_vt_order {
+  INTFA_VT_ORDER_DEFAULT = -1,
+  INTFA_VT_ORDER_NATURAL = 0,
+  INTFA_VT_ORDER_INTERLEAVED16 = 1
+} intfa_vt_order;
+
 typedef struct intfa_tensor {
   void* data;
   intfa_dtype dtype;
@@ -80,9 +92,24 @@ intfa_status intfa_quantize_per_token(const intfa_tensor* x, const float* mean,
 intfa_status intfa_quantize_q(const intfa_tensor* q, const intfa_tensor* out, float* scale,
                               const float* k_mean, int64_t kv_heads, float* lse_offset,
                               intfa_backend backend, void* stream);
-/* per_channel: 0 = one scale per (batch, kv head), 1 = one per channel. */
+/* per_channel: 0 = one scale per (batch, kv head), 1 = one per channel.
+ * Writes V̂ᵀ in natural order on every back-end (what a zero-initialized
+ * intfa_quantized_inputs.vt_order says); intfa_quantize_v_ordered chooses. */
 intfa_status intfa_quantize_v(const intfa_tensor* v, int per_channel, int8_t* vt, float* scale,
                               intfa_backend backend, void* stream);
+/* As intfa_quantize_v, with V̂ᵀ in `order` (INTFA_VT_ORDER_DEFAULT: the
+ * back-end's default). The order written is stored in *order_used (may be
+ * NULL): pass it on as intfa_quantized_inputs.vt_order. */
+intfa_status intfa_quantize_v_ordered(const intfa_tensor* v, int per_channel, intfa_vt_order order,
+                                      int8_t* vt, float* scale, intfa_vt_order* order_used,
+                                      intfa_backend backend, void* stream);
+/* The order INTFA_VT_ORDER_DEFAULT means for INTFA_BACKEND_CPU (natural) or
+ * INTFA_BACKEND_CUDA (the order of the current device's fastest kernel;
+ * natural without CUDA). INTFA_BACKEND_AUTO is an invalid argument. */
+intfa_status intfa_default_vt_order(intfa_backend backend, intfa_vt_order* order);
+/* Position of token `token` on V̂ᵀ's padded axis in `order` (natural or
+ * interleaved16; -1 for any other value or a negative token). */
+int64_t intfa_vt_position(int64_t token, intfa_vt_order order);
 int64_t intfa_padded_kv_length(int64_t seqlen_k);
 
 typedef struct intfa_quantized_inputs {
@@ -94,6 +121,7 @@ typedef struct intfa_quantized_inputs {
   const int8_t* vt;        /* int8 V recipes: [B, Hk, D, Sk_pad] */
   const float* v_scale;    /* [B, Hk, D] */
   intfa_tensor v;          /* half-int8: fp16/bf16 V [B, Sk, Hk, D] */
+  intfa_vt_order vt_order; /* the order vt was written in (0 = natural); not DEFAULT */
 } intfa_quantized_inputs;
 
 /* Attention on quantized inputs; options->recipe must be an int8-Q/K recipe. */

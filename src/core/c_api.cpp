@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "intfa/intfa.hpp"
@@ -68,6 +69,19 @@ intfa::Backend backend_of(intfa_backend b) {
     throw intfa::Error(intfa::StatusCode::invalid_argument,
                        "unknown back-end value " + std::to_string(static_cast<int>(b)));
   return static_cast<intfa::Backend>(b);
+}
+
+// An order that names a layout (natural, interleaved16); DEFAULT when allowed.
+std::optional<intfa::VtOrder> vt_order_of(intfa_vt_order o, bool allow_default,
+                                          const char* name) {
+  if (o == INTFA_VT_ORDER_NATURAL) return intfa::VtOrder::natural;
+  if (o == INTFA_VT_ORDER_INTERLEAVED16) return intfa::VtOrder::interleaved16;
+  if (o == INTFA_VT_ORDER_DEFAULT && allow_default) return std::nullopt;
+  throw intfa::Error(intfa::StatusCode::invalid_argument,
+                     std::string(name) + " has an unknown V̂ᵀ order value " +
+                         std::to_string(static_cast<int>(o)) +
+                         (allow_default ? " (INTFA_VT_ORDER_DEFAULT, _NATURAL or _INTERLEAVED16)"
+                                        : " (INTFA_VT_ORDER_NATURAL or _INTERLEAVED16)"));
 }
 
 intfa::AttentionOptions options_of(const intfa_attention_options* o) {
@@ -144,12 +158,33 @@ intfa_status intfa_quantize_q(const intfa_tensor* q, const intfa_tensor* out, fl
 
 intfa_status intfa_quantize_v(const intfa_tensor* v, int per_channel, int8_t* vt, float* scale,
                               intfa_backend backend, void* stream) {
+  return intfa_quantize_v_ordered(v, per_channel, INTFA_VT_ORDER_NATURAL, vt, scale, nullptr,
+                                  backend, stream);
+}
+
+intfa_status intfa_quantize_v_ordered(const intfa_tensor* v, int per_channel, intfa_vt_order order,
+                                      int8_t* vt, float* scale, intfa_vt_order* order_used,
+                                      intfa_backend backend, void* stream) {
   return guarded([&] {
-    intfa::quantize_v(view(v, "v"),
-                      per_channel ? intfa::VFormat::int8_per_channel
-                                  : intfa::VFormat::int8_per_tensor,
-                      vt, scale, {backend_of(backend), stream});
+    const intfa::VtOrder used = intfa::quantize_v(
+        view(v, "v"),
+        per_channel ? intfa::VFormat::int8_per_channel : intfa::VFormat::int8_per_tensor, vt,
+        scale, {backend_of(backend), stream, vt_order_of(order, true, "order")});
+    if (order_used) *order_used = static_cast<intfa_vt_order>(used);
   });
+}
+
+intfa_status intfa_default_vt_order(intfa_backend backend, intfa_vt_order* order) {
+  return guarded([&] {
+    require(order, "order");
+    *order = static_cast<intfa_vt_order>(intfa::default_vt_order(backend_of(backend)));
+  });
+}
+
+int64_t intfa_vt_position(int64_t token, intfa_vt_order order) {
+  if (token < 0 || (order != INTFA_VT_ORDER_NATURAL && order != INTFA_VT_ORDER_INTERLEAVED16))
+    return -1;
+  return intfa::vt_position(token, static_cast<intfa::VtOrder>(order));
 }
 
 int64_t intfa_padded_kv_length(int64_t seqlen_k) { return intfa::padded_kv_length(seqlen_k); }
@@ -169,6 +204,8 @@ intfa_status intfa_attention_quantized(const intfa_quantized_inputs* inputs,
     in.k_scale = inputs->k_scale;
     in.vt = inputs->vt;
     in.v_scale = inputs->v_scale;
+    if (opt.recipe.int8_v())
+      in.vt_order = *vt_order_of(inputs->vt_order, false, "inputs->vt_order");
     if (!opt.recipe.int8_v()) in.v = view(&inputs->v, "v");
     intfa::attention_quantized(in, view(out, "out"), lse, opt);
   });
