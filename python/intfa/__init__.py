@@ -40,9 +40,12 @@ built_with_cuda: bool = _core.built_with_cuda
 
 RECIPES = ("intfa", "paper", "half-int8", "fp16", "fp8-tensor")
 
+VT_ORDERS = ("natural", "interleaved16")
+
 __all__ = [
     "attention", "quantize", "attention_quantized", "sdpa", "attention_reference",
     "QuantizedInputs", "recipe_info", "cuda_available", "built_with_cuda", "RECIPES",
+    "VT_ORDERS", "default_vt_order", "vt_position",
     "Error", "InvalidArgumentError", "UnsupportedError", "NonFiniteInputError",
     "BackendUnavailableError", "CudaError", "InternalError", "torch_ops_registered",
 ]
@@ -90,6 +93,51 @@ def cuda_available() -> bool:
 def recipe_info(recipe: str) -> dict:
     """The formats of a recipe name: {'name', 'qk', 'smooth_k', 'v', 'p', ...}."""
     return _core.recipe_info(recipe)
+
+
+def default_vt_order(backend: str) -> str:
+    """The V̂ᵀ token order quantize() writes by default on `backend` ("cpu":
+    "natural"; "cuda": the order read by the fastest kernel of the current CUDA
+    device, "interleaved16" on Hopper with the wgmma kernels)."""
+    return _core.default_vt_order(backend)
+
+
+def vt_position(token: int, order: str) -> int:
+    """Position of `token` on V̂ᵀ's padded token axis in `order`
+    ("natural": token itself; "interleaved16": a permutation inside each group
+    of 16 positions, see docs/NUMERICS.md)."""
+    return _core.vt_position(token, order)
+
+
+# Default orders of CUDA devices by index, filled on first use (under
+# torch.compile the lookup is a constant; see _torch_vt_order).
+_CUDA_VT_ORDERS: dict = {}
+
+
+def _cuda_default_vt_order(index: int) -> str:
+    order = _CUDA_VT_ORDERS.get(index)
+    if order is None:
+        with _torch.cuda.device(index):
+            order = _CUDA_VT_ORDERS[index] = _core.default_vt_order("cuda")
+    return order
+
+
+def _torch_vt_order(q, vt_order: Optional[str]) -> str:
+    """The order the torch quantize op is asked for: known before the op runs,
+    so its QuantizedInputs carry it also when traced."""
+    if vt_order is not None:
+        _impl.check_vt_order(vt_order)
+        return vt_order
+    if q.device.type != "cuda":
+        return "natural"
+    index = q.device.index if q.device.index is not None else _torch.cuda.current_device()
+    return _cuda_default_vt_order(index)
+
+
+if _torch is not None:
+    _assume_constant = getattr(getattr(_torch, "compiler", None), "assume_constant_result", None)
+    if _assume_constant is not None:
+        _cuda_default_vt_order = _assume_constant(_cuda_default_vt_order)
 
 
 def _is_torch(x) -> bool:
@@ -140,7 +188,8 @@ class QuantizedInputs(NamedTuple):
     Dequantization: q ≈ q_int8 · q_scale; k ≈ k_int8 · k_scale + k_mean (K
     smoothing, recipes with smooth-k); v[..., s, d] ≈ vt[b, h, d, s] · v_scale[b, h, d].
     Scales are per token ([B, H, S]) for Q and K, per channel or per tensor
-    ([B, Hk, D], all D entries equal) for V.
+    ([B, Hk, D], all D entries equal) for V. Token s of vt sits at position
+    vt_position(s, vt_order) of the last axis ("natural": s itself).
     """
 
     q_int8: Any                 # int8, shape of q (layout)
@@ -155,26 +204,36 @@ class QuantizedInputs(NamedTuple):
     recipe: str = "intfa"       # canonical recipe name
     layout: str = "bshd"        # layout of q_int8, k_int8 and v
     dtype: str = "float32"      # dtype of the original q: attention_quantized's default output
+    vt_order: str = "natural"   # token order of vt: "natural" or "interleaved16"
 
 
 def quantize(q, k, v, recipe: str = "intfa", layout: str = "bshd",
-             backend: str = "auto") -> QuantizedInputs:
+             backend: str = "auto", vt_order: Optional[str] = None) -> QuantizedInputs:
     """Quantizes q, k, v for `recipe` (an int8-Q/K recipe: intfa, paper,
-    half-int8 and their knob variants), exactly as attention() does
-    internally. Returns QuantizedInputs in q's framework and device."""
+    half-int8 and their knob variants), as attention() does internally.
+    Returns QuantizedInputs in q's framework and device.
+
+    vt_order: the token order of the int8 V̂ᵀ, "natural" or "interleaved16";
+    None (default) takes the back-end's default_vt_order() ("natural" on the
+    CPU, the fastest kernel's order on CUDA). attention_quantized() accepts
+    either order on every back-end (reordering first when its kernel reads the
+    other one); the returned QuantizedInputs.vt_order says which was written."""
     name = _canonical_recipe(recipe)
     if _is_torch(q) and _is_torch(k) and _is_torch(v) and torch_ops_registered:
-        # (kept free of calls into the extension: torch.compile traces this)
-        parts = _torch.ops.intfa.quantize(q, k, v, recipe, layout, backend)
+        # (kept free of calls into the extension, but for the default order's
+        # cached lookup: torch.compile traces this)
+        order = _torch_vt_order(q, vt_order)
+        parts = _torch.ops.intfa.quantize(q, k, v, recipe, layout, backend, order)
         q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale = (
             p if p.numel() > 0 else None for p in parts)
         v16 = None
         if vt is None:  # half-int8: V stays in 16 bits (fp32 inputs are rounded to fp16)
             v16 = v if v.dtype in (_torch.float16, _torch.bfloat16) else v.to(_torch.float16)
+            order = "natural"
         dtype = str(q.dtype).rsplit(".", 1)[-1]
     else:
         ad = same_framework([("q", q), ("k", k), ("v", v)])
-        parts = _impl.quantize(ad, q, k, v, recipe, layout, backend)
+        parts, order = _impl.quantize(ad, q, k, v, recipe, layout, backend, vt_order)
         q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale = (
             None if p is None else ad.finish(p) for p in parts)
         v16 = None
@@ -183,7 +242,7 @@ def quantize(q, k, v, recipe: str = "intfa", layout: str = "bshd",
         dtype = ad.dtype_name(q)
     return QuantizedInputs(q_int8=q8, q_scale=q_scale, k_int8=k8, k_scale=k_scale, vt=vt,
                            v=v16, v_scale=v_scale, lse_offset=lse_offset, k_mean=k_mean,
-                           recipe=name, layout=layout, dtype=dtype)
+                           recipe=name, layout=layout, dtype=dtype, vt_order=order)
 
 
 def attention_quantized(qinputs: QuantizedInputs, causal: bool = False,
@@ -201,13 +260,13 @@ def attention_quantized(qinputs: QuantizedInputs, causal: bool = False,
         out, lse = _torch.ops.intfa.attention_quantized(
             qi.q_int8, qi.q_scale, qi.k_int8, qi.k_scale, qi.lse_offset, qi.vt, qi.v_scale,
             qi.v, qi.recipe, qi.layout, bool(causal), _opt_scale(scale), backend, od,
-            bool(return_lse))
+            bool(return_lse), qi.vt_order)
         return (out, lse) if return_lse else out
     ad = adapter_for(qi.q_int8, "q_int8")
     out, lse = _impl.attention_quantized(ad, qi.recipe, qi.layout, qi.q_int8, qi.q_scale,
                                          qi.k_int8, qi.k_scale, qi.lse_offset, qi.vt,
                                          qi.v_scale, qi.v, causal, _opt_scale(scale), backend,
-                                         od, return_lse)
+                                         od, return_lse, 0, qi.vt_order)
     return (ad.finish(out), ad.finish(lse)) if return_lse else ad.finish(out)
 
 

@@ -9,6 +9,7 @@ from . import _core
 from ._arrays import Adapter
 
 LAYOUTS = ("bshd", "bhsd")
+VT_ORDERS = ("natural", "interleaved16")
 
 
 def check_layout(layout: str) -> None:
@@ -16,6 +17,15 @@ def check_layout(layout: str) -> None:
         raise _core.InvalidArgumentError(
             f"unknown layout {layout!r} (expected 'bshd' for [batch, seq, heads, dim] or 'bhsd' "
             "for [batch, heads, seq, dim])")
+
+
+def check_vt_order(vt_order, allow_none: bool = True) -> None:
+    if vt_order is None and allow_none:
+        return
+    if vt_order not in VT_ORDERS:
+        raise _core.InvalidArgumentError(
+            f"unknown vt_order {vt_order!r} (expected 'natural' or 'interleaved16'"
+            + (", or None for the back-end's default)" if allow_none else ")"))
 
 
 def dims(x, name: str, layout: str):
@@ -57,10 +67,13 @@ def attention(ad: Adapter, q, k, v, causal: bool, scale: Optional[float], recipe
     return out, lse
 
 
-def quantize(ad: Adapter, q, k, v, recipe: str, layout: str, backend: str):
-    """Returns (q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale);
-    absent parts (no K smoothing, 16-bit V) are None."""
+def quantize(ad: Adapter, q, k, v, recipe: str, layout: str, backend: str,
+             vt_order: Optional[str] = None):
+    """Returns ((q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale),
+    vt_order): absent parts (no K smoothing, 16-bit V) are None; vt_order is
+    the order V̂ᵀ was written in ("natural" when there is no int8 V)."""
     check_layout(layout)
+    check_vt_order(vt_order)
     info = _core.recipe_info(recipe)
     if not info["int8_qk"]:
         raise _core.InvalidArgumentError(
@@ -75,6 +88,7 @@ def quantize(ad: Adapter, q, k, v, recipe: str, layout: str, backend: str):
         k8 = ad.empty(q, shape_of(layout, bk, sk, hk, dk), "int8")
         k_scale = ad.empty(q, (bk, hk, sk), "float32")
         k_mean = lse_offset = vt = v_scale = None
+        written = "natural"
         if info["smooth_k"]:
             k_mean = ad.empty(q, (bk, hk, dk), "float32")
             lse_offset = ad.empty(q, (b, h, sq), "float32")
@@ -85,14 +99,16 @@ def quantize(ad: Adapter, q, k, v, recipe: str, layout: str, backend: str):
             bv, sv, hv, dv = dims(v, "v", layout)
             vt = ad.empty(q, (bv, hv, dv, _core.padded_kv_length(sv)), "int8")
             v_scale = ad.empty(q, (bv, hv, dv), "float32")
-            _core.quantize_v(v, recipe, vt, v_scale, layout, backend, stream)
-    return q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale
+            written = _core.quantize_v(v, recipe, vt, v_scale, layout, backend, stream, vt_order)
+    return (q8, q_scale, k8, k_scale, k_mean, lse_offset, vt, v_scale), written
 
 
 def attention_quantized(ad: Adapter, recipe: str, layout: str, q8, q_scale, k8, k_scale,
                         lse_offset, vt, v_scale, v16, causal: bool, scale: Optional[float],
-                        backend: str, out_dtype: str, return_lse: bool, kv_block: int = 0):
+                        backend: str, out_dtype: str, return_lse: bool, kv_block: int = 0,
+                        vt_order: str = "natural"):
     check_layout(layout)
+    check_vt_order(vt_order, allow_none=False)
     b, sq, h, d = dims(q8, "q_int8", layout)
     dtype = resolve_out_dtype(ad, q8, out_dtype)
     with ad.device(q8):
@@ -100,5 +116,5 @@ def attention_quantized(ad: Adapter, recipe: str, layout: str, q8, q_scale, k8, 
         lse = ad.empty(q8, (b, h, sq), "float32") if return_lse else None
         _core.attention_quantized(recipe, q8, q_scale, lse_offset, k8, k_scale, vt, v_scale,
                                   v16, out, lse, layout, bool(causal), scale, backend, kv_block,
-                                  ad.stream(q8))
+                                  ad.stream(q8), vt_order)
     return out, lse

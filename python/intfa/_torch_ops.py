@@ -55,16 +55,18 @@ def _attention_fake(q, k, v, causal, scale, recipe, layout, backend, out_dtype, 
     return out, lse
 
 
+# vt_order: "natural" or "interleaved16", resolved by the caller (intfa.quantize)
+# so that the order of the returned V̂ᵀ is known while tracing.
 @torch.library.custom_op("intfa::quantize", mutates_args=())
-def quantize_op(q: Tensor, k: Tensor, v: Tensor, recipe: str, layout: str,
-                backend: str) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor,
-                                       Tensor]:
-    parts = _impl.quantize(_T, q, k, v, recipe, layout, backend)
+def quantize_op(q: Tensor, k: Tensor, v: Tensor, recipe: str, layout: str, backend: str,
+                vt_order: str) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor,
+                                        Tensor]:
+    parts, _ = _impl.quantize(_T, q, k, v, recipe, layout, backend, vt_order)
     return tuple(p if p is not None else _none_tensor(q) for p in parts)
 
 
 @quantize_op.register_fake
-def _quantize_fake(q, k, v, recipe, layout, backend):
+def _quantize_fake(q, k, v, recipe, layout, backend, vt_order):
     info = _core.recipe_info(recipe)
     b, sq, h, d = _impl.dims(q, "q", layout)
     bk, sk, hk, dk = _impl.dims(k, "k", layout)
@@ -92,16 +94,17 @@ def attention_quantized_op(q8: Tensor, q_scale: Tensor, k8: Tensor, k_scale: Ten
                            lse_offset: Optional[Tensor], vt: Optional[Tensor],
                            v_scale: Optional[Tensor], v: Optional[Tensor], recipe: str,
                            layout: str, causal: bool, scale: Optional[float], backend: str,
-                           out_dtype: str, return_lse: bool) -> Tuple[Tensor, Tensor]:
+                           out_dtype: str, return_lse: bool,
+                           vt_order: str) -> Tuple[Tensor, Tensor]:
     out, lse = _impl.attention_quantized(
         _T, recipe, layout, q8, q_scale, k8, k_scale, _or_none(lse_offset), _or_none(vt),
-        _or_none(v_scale), v, causal, scale, backend, out_dtype, return_lse)
+        _or_none(v_scale), v, causal, scale, backend, out_dtype, return_lse, 0, vt_order)
     return out, (lse if lse is not None else _none_tensor(q8))
 
 
 @attention_quantized_op.register_fake
 def _attention_quantized_fake(q8, q_scale, k8, k_scale, lse_offset, vt, v_scale, v, recipe,
-                              layout, causal, scale, backend, out_dtype, return_lse):
+                              layout, causal, scale, backend, out_dtype, return_lse, vt_order):
     b, sq, h, d = _impl.dims(q8, "q_int8", layout)
     out = q8.new_empty(_impl.shape_of(layout, b, sq, h, d), dtype=_dtype(out_dtype, torch.float32))
     lse = q8.new_empty((b, h, sq), dtype=torch.float32) if return_lse else _none_tensor(q8)

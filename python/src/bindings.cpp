@@ -364,8 +364,15 @@ void quantize_q(const In& q, const Out& out, const Out& scale, const std::option
   intfa::quantize_q(tq, to, s, m, kv_heads, off, opt);
 }
 
-void quantize_v(const In& v, const std::string& recipe, const Out& vt, const Out& scale,
-                const std::string& layout_name, const std::string& backend, uintptr_t stream) {
+std::optional<intfa::VtOrder> opt_vt_order(const std::optional<std::string>& name) {
+  if (!name) return std::nullopt;
+  return intfa::parse_vt_order(*name);
+}
+
+// Returns the name of the V̂ᵀ order written.
+std::string quantize_v(const In& v, const std::string& recipe, const Out& vt, const Out& scale,
+                       const std::string& layout_name, const std::string& backend,
+                       uintptr_t stream, const std::optional<std::string>& vt_order) {
   const Layout layout = parse_layout(layout_name);
   const intfa::Recipe r = intfa::parse_recipe(recipe);
   DeviceCheck dev;
@@ -387,10 +394,15 @@ void quantize_v(const In& v, const std::string& recipe, const Out& vt, const Out
     invalid("vt must be C-contiguous");
   float* s = f32_array(scale, "v_scale", {tv.batch, tv.heads, tv.dim});
   dev.require_usable();
-  const intfa::QuantizeOptions opt{intfa::parse_backend(backend), as_stream(stream)};
+  const intfa::QuantizeOptions opt{intfa::parse_backend(backend), as_stream(stream),
+                                   opt_vt_order(vt_order)};
   int8_t* vt_ptr = static_cast<int8_t*>(static_cast<void*>(vt.data()));
-  nb::gil_scoped_release release;
-  intfa::quantize_v(tv, r.v, vt_ptr, s, opt);
+  intfa::VtOrder used = intfa::VtOrder::natural;
+  {
+    nb::gil_scoped_release release;
+    used = intfa::quantize_v(tv, r.v, vt_ptr, s, opt);
+  }
+  return intfa::vt_order_name(used);
 }
 
 void attention_quantized(const std::string& recipe, const In& q, const In& q_scale,
@@ -399,12 +411,13 @@ void attention_quantized(const std::string& recipe, const In& q, const In& q_sca
                          const std::optional<In>& v, const Out& out,
                          const std::optional<Out>& lse, const std::string& layout_name,
                          bool causal, std::optional<double> scale, const std::string& backend,
-                         int32_t kv_block, uintptr_t stream) {
+                         int32_t kv_block, uintptr_t stream, const std::string& vt_order) {
   const Layout layout = parse_layout(layout_name);
   const intfa::AttentionOptions opt =
       attention_options(recipe, backend, causal, scale, kv_block, stream);
   intfa::QuantizedInputs in;
   in.recipe = opt.recipe;
+  in.vt_order = intfa::parse_vt_order(vt_order);
   DeviceCheck dev;
   dev.add(q, "q"), dev.add(k, "k"), dev.add(out, "out");
   dev.add(q_scale, "q_scale"), dev.add(k_scale, "k_scale");
@@ -521,6 +534,20 @@ NB_MODULE(_core, m) {
   m.def("cuda_available", &intfa::cuda_available,
         "True when this build has the CUDA back-end and a CUDA device is visible.");
   m.def("padded_kv_length", &intfa::padded_kv_length, "seqlen_k"_a);
+  m.def("default_vt_order",
+        [](const std::string& backend) {
+          return std::string(intfa::vt_order_name(
+              intfa::default_vt_order(intfa::parse_backend(backend))));
+        },
+        "backend"_a,
+        "The V̂ᵀ order quantize() writes by default on 'cpu' or 'cuda' (CUDA: the current "
+        "device's fastest kernel's).");
+  m.def("vt_position",
+        [](int64_t token, const std::string& order) {
+          if (token < 0) invalid("token must be >= 0 (got " + std::to_string(token) + ")");
+          return intfa::vt_position(token, intfa::parse_vt_order(order));
+        },
+        "token"_a, "order"_a, "Position of `token` on V̂ᵀ's padded axis in `order`.");
   m.def("recipe_info", &recipe_info, "name"_a);
   m.def("default_kv_block",
         [](const std::string& backend, const std::string& recipe, int64_t head_dim) {
@@ -537,11 +564,11 @@ NB_MODULE(_core, m) {
   m.def("quantize_q", &quantize_q, "q"_a, "out"_a, "scale"_a, "k_mean"_a.none(), "kv_heads"_a,
         "lse_offset"_a.none(), "layout"_a, "backend"_a, "stream"_a);
   m.def("quantize_v", &quantize_v, "v"_a, "recipe"_a, "vt"_a, "scale"_a, "layout"_a,
-        "backend"_a, "stream"_a);
+        "backend"_a, "stream"_a, "vt_order"_a.none());
   m.def("attention_quantized", &attention_quantized, "recipe"_a, "q"_a, "q_scale"_a,
         "lse_offset"_a.none(), "k"_a, "k_scale"_a, "vt"_a.none(), "v_scale"_a.none(),
         "v"_a.none(), "out"_a, "lse"_a.none(), "layout"_a, "causal"_a, "scale"_a.none(),
-        "backend"_a, "kv_block"_a, "stream"_a);
+        "backend"_a, "kv_block"_a, "stream"_a, "vt_order"_a);
   m.def("attention_reference", &attention_reference, "q"_a, "k"_a, "v"_a, "out"_a,
         "lse"_a.none(), "layout"_a, "causal"_a, "scale"_a.none());
 }

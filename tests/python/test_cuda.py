@@ -103,16 +103,40 @@ def test_attention_quantized_equals_attention_cuda(recipe):
     assert torch.equal(out2, out) and torch.equal(lse2, lse)
 
 
-def test_quantize_cuda_matches_cpu():
-    """Quantization is integer-exact across back-ends (docs/NUMERICS.md)."""
+@pytest.mark.parametrize("vt_order", ["natural", "interleaved16"])
+def test_quantize_cuda_matches_cpu(vt_order):
+    """Quantization is integer-exact across back-ends (docs/NUMERICS.md), in
+    either V̂ᵀ order."""
     arrays = make_qkv(2, 100, 130, 4, 2, 64, seed=34)
-    qc = intfa.quantize(*cuda_tensors(*arrays, dtype=torch.float32))
-    qh = intfa.quantize(*arrays)
+    qc = intfa.quantize(*cuda_tensors(*arrays, dtype=torch.float32), vt_order=vt_order)
+    qh = intfa.quantize(*arrays, vt_order=vt_order)
+    assert qc.vt_order == qh.vt_order == vt_order
     for name in ("q_int8", "k_int8", "vt"):
         np.testing.assert_array_equal(getattr(qc, name).cpu().numpy(), getattr(qh, name))
     for name in ("q_scale", "k_scale", "v_scale", "k_mean", "lse_offset"):
         np.testing.assert_allclose(getattr(qc, name).cpu().numpy(), getattr(qh, name),
                                    rtol=1e-6, atol=1e-6)
+
+
+def test_vt_order_cuda():
+    """The default order is the device's (intfa.default_vt_order('cuda')); both
+    orders give attention() bit for bit, and so do their bytes moved to the CPU
+    (attention_quantized reorders what its kernel does not read)."""
+    q, k, v = cuda_tensors(*make_qkv(1, 90, 200, 4, 2, 128, seed=35))
+    default = intfa.default_vt_order("cuda")
+    assert default in intfa.VT_ORDERS
+    assert intfa.quantize(q, k, v).vt_order == default
+    out = intfa.attention(q, k, v, causal=True)
+    on_host = []
+    for order in intfa.VT_ORDERS:
+        qi = intfa.quantize(q, k, v, vt_order=order)
+        assert qi.vt_order == order
+        assert torch.equal(intfa.attention_quantized(qi, causal=True), out)
+        host = qi._replace(**{f: getattr(qi, f).cpu()
+                              for f in ("q_int8", "q_scale", "k_int8", "k_scale", "vt",
+                                        "v_scale", "lse_offset", "k_mean")})
+        on_host.append(intfa.attention_quantized(host, causal=True))
+    assert torch.equal(on_host[0], on_host[1])
 
 
 def test_float_baselines_are_cpu_only():
@@ -192,11 +216,12 @@ def test_opcheck_custom_ops_cuda():
     q, k, v = cuda_tensors(*make_qkv(1, 64, 96, 4, 2, 64, seed=37))
     opcheck(torch.ops.intfa.attention.default,
             (q, k, v, True, None, "intfa", "bshd", "auto", "", True))
-    opcheck(torch.ops.intfa.quantize.default, (q, k, v, "intfa", "bshd", "auto"))
-    qi = intfa.quantize(q, k, v)
-    opcheck(torch.ops.intfa.attention_quantized.default,
-            (qi.q_int8, qi.q_scale, qi.k_int8, qi.k_scale, qi.lse_offset, qi.vt, qi.v_scale,
-             None, "intfa", "bshd", True, None, "auto", "float16", True))
+    for order in intfa.VT_ORDERS:
+        opcheck(torch.ops.intfa.quantize.default, (q, k, v, "intfa", "bshd", "auto", order))
+        qi = intfa.quantize(q, k, v, vt_order=order)
+        opcheck(torch.ops.intfa.attention_quantized.default,
+                (qi.q_int8, qi.q_scale, qi.k_int8, qi.k_scale, qi.lse_offset, qi.vt, qi.v_scale,
+                 None, "intfa", "bshd", True, None, "auto", "float16", True, order))
 
 
 def test_torch_compile_transformer_block_cuda():

@@ -98,16 +98,37 @@ def test_opcheck_custom_ops():
             (q, k, v, True, None, "intfa", "bshd", "auto", "", True))
     opcheck(torch.ops.intfa.attention.default,
             (q, k, v, False, 0.2, "paper", "bshd", "cpu", "float16", False))
-    opcheck(torch.ops.intfa.quantize.default, (q, k, v, "intfa", "bshd", "auto"))
-    opcheck(torch.ops.intfa.quantize.default, (q, k, v, "half-int8", "bshd", "auto"))
-    qi = intfa.quantize(q, k, v)
-    opcheck(torch.ops.intfa.attention_quantized.default,
-            (qi.q_int8, qi.q_scale, qi.k_int8, qi.k_scale, qi.lse_offset, qi.vt, qi.v_scale,
-             None, "intfa", "bshd", True, None, "auto", "float32", True))
+    opcheck(torch.ops.intfa.quantize.default, (q, k, v, "intfa", "bshd", "auto", "natural"))
+    opcheck(torch.ops.intfa.quantize.default,
+            (q, k, v, "paper", "bshd", "auto", "interleaved16"))
+    opcheck(torch.ops.intfa.quantize.default, (q, k, v, "half-int8", "bshd", "auto", "natural"))
+    for order in intfa.VT_ORDERS:
+        qi = intfa.quantize(q, k, v, vt_order=order)
+        assert qi.vt_order == order
+        opcheck(torch.ops.intfa.attention_quantized.default,
+                (qi.q_int8, qi.q_scale, qi.k_int8, qi.k_scale, qi.lse_offset, qi.vt, qi.v_scale,
+                 None, "intfa", "bshd", True, None, "auto", "float32", True, order))
     hi = intfa.quantize(q.half(), k.half(), v.half(), recipe="half-int8")
     opcheck(torch.ops.intfa.attention_quantized.default,
             (hi.q_int8, hi.q_scale, hi.k_int8, hi.k_scale, None, None, None, hi.v,
-             "half-int8", "bshd", False, None, "auto", "float16", False))
+             "half-int8", "bshd", False, None, "auto", "float16", False, "natural"))
+
+
+def test_vt_order_torch_cpu():
+    """The vt_order argument through the custom ops: the same bytes as NumPy,
+    the order recorded, the same attention bits for both orders."""
+    arrays = make_qkv(1, 30, 90, 4, 2, 32, seed=25)
+    q, k, v = tensors(*arrays)
+    ref = intfa.attention(q, k, v, causal=True)
+    for order in intfa.VT_ORDERS:
+        qi = intfa.quantize(q, k, v, vt_order=order)
+        qn = intfa.quantize(*arrays, vt_order=order)
+        assert qi.vt_order == qn.vt_order == order
+        np.testing.assert_array_equal(qi.vt.numpy(), qn.vt)
+        assert torch.equal(intfa.attention_quantized(qi, causal=True), ref)
+    assert intfa.quantize(q, k, v).vt_order == "natural"  # the CPU's default
+    with pytest.raises(intfa.InvalidArgumentError, match="unknown vt_order"):
+        intfa.quantize(q, k, v, vt_order="nope")
 
 
 def test_torch_compile_transformer_block_cpu():
@@ -126,11 +147,13 @@ def test_torch_compile_all_ops_dynamic_shapes():
     def fn(q, k, v):
         qi = intfa.quantize(q, k, v, layout="bhsd")
         a, lse = intfa.attention_quantized(qi, causal=True, return_lse=True)
+        qj = intfa.quantize(q, k, v, layout="bhsd", vt_order="interleaved16")
+        a2 = intfa.attention_quantized(qj, causal=True)
         b = intfa.attention(q, k, v, causal=True, layout="bhsd", out_dtype=torch.float32)
         h = intfa.quantize(q, k, v, recipe="half-int8", layout="bhsd")
         c = intfa.attention_quantized(h)
         d = intfa.sdpa(q, k, v, is_causal=True)
-        return a, lse, b, c, d
+        return a, lse, b, c, d, a2
 
     torch._dynamo.reset()
     compiled = torch.compile(fn, backend="aot_eager", dynamic=True, fullgraph=True)
