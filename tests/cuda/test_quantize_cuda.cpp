@@ -13,8 +13,8 @@
 namespace intfa::test {
 namespace {
 
-const QuantizeOptions kCpu{Backend::cpu, nullptr};
-const QuantizeOptions kGpu{Backend::cuda, nullptr};
+const QuantizeOptions kCpu{Backend::cpu, nullptr, VtOrder::natural};
+const QuantizeOptions kGpu{Backend::cuda, nullptr, VtOrder::natural};
 
 struct Case {
   Shape shape;
@@ -127,18 +127,23 @@ TEST(CudaQuantize, SameBytesAndScalesAsCpu) {
     offset_total += n_qs;
     EXPECT_EQ(q8g.guard_damage() + qsg.guard_damage() + offg.guard_damage(), 0u);
 
-    // V, both scale formats; V̂ᵀ including its zero padding.
+    // V, both scale formats and both token orders; V̂ᵀ including its zero
+    // padding.
     const int64_t pad = padded_kv_length(s.seqlen_k);
     const size_t n_vt = static_cast<size_t>(s.batch * s.kv_heads * s.head_dim * pad);
     for (VFormat f : {VFormat::int8_per_tensor, VFormat::int8_per_channel}) {
-      std::vector<int8_t> vtc(n_vt, 55);
-      std::vector<float> vsc(n_mean);
-      quantize_v(vc, f, vtc.data(), vsc.data(), kCpu);
-      GuardedBuffer vtg(n_vt), vsg(n_mean * 4);
-      quantize_v(vg, f, vtg.as<int8_t>(), vsg.as<float>(), kGpu);
-      EXPECT_EQ(vtg.download<int8_t>(), vtc);
-      EXPECT_EQ(vsg.download<float>(), vsc);
-      EXPECT_EQ(vtg.guard_damage() + vsg.guard_damage(), 0u);
+      for (VtOrder order : {VtOrder::natural, VtOrder::interleaved16}) {
+        SCOPED_TRACE(vt_order_name(order));
+        std::vector<int8_t> vtc(n_vt, 55);
+        std::vector<float> vsc(n_mean);
+        const QuantizeOptions cpu{Backend::cpu, nullptr, order}, gpu{Backend::cuda, nullptr, order};
+        EXPECT_EQ(quantize_v(vc, f, vtc.data(), vsc.data(), cpu), order);
+        GuardedBuffer vtg(n_vt), vsg(n_mean * 4);
+        EXPECT_EQ(quantize_v(vg, f, vtg.as<int8_t>(), vsg.as<float>(), gpu), order);
+        EXPECT_EQ(vtg.download<int8_t>(), vtc);
+        EXPECT_EQ(vsg.download<float>(), vsc);
+        EXPECT_EQ(vtg.guard_damage() + vsg.guard_damage(), 0u);
+      }
     }
   }
   std::printf("[ intfa ] channel_mean: %zu of %zu differ in the last bit (float64 sums in "
@@ -149,6 +154,72 @@ TEST(CudaQuantize, SameBytesAndScalesAsCpu) {
   // rounding boundary: about 2^-29 of the cases; allow a handful.
   EXPECT_LE(mean_diffs, 2 + mean_total / 10000);
   EXPECT_LE(offset_diffs, 2 + offset_total / 10000);
+}
+
+// interleaved16 V̂ᵀ from the GPU: the CPU's bytes for every padding case
+// (lengths around the 16-token groups, the 64-token CTA tiles and the
+// 128-token padding), and the natural bytes permuted by vt_position.
+TEST(CudaQuantize, InterleavedVtMatchesCpuAtEveryLength) {
+  INTFA_REQUIRE_GPU();
+  auto rng = rng_for_test();
+  const int64_t lengths[] = {1, 2, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200, 1000};
+  for (int64_t sk : lengths) {
+    const Shape s{2, 3, 3, 1, sk, 64};
+    SCOPED_TRACE("Sk=" + std::to_string(sk));
+    const Inputs x = make_inputs(s, rng, Dist::normal);
+    const auto vh = encode(x.v, DType::f16);
+    GuardedBuffer vd(vh.size());
+    vd.upload(vh.data(), vh.size());
+    const TensorView vc = TensorView::bshd(vh.data(), DType::f16, 2, sk, 3, 64);
+    const TensorView vg = TensorView::bshd(vd.get(), DType::f16, 2, sk, 3, 64);
+    const int64_t pad = padded_kv_length(sk), rows = 2 * 3 * 64;
+    const size_t n_vt = static_cast<size_t>(rows * pad);
+    std::vector<int8_t> nat(n_vt), il(n_vt);
+    std::vector<float> scale(static_cast<size_t>(rows));
+    quantize_v(vc, VFormat::int8_per_channel, nat.data(), scale.data(), kCpu);
+    quantize_v(vc, VFormat::int8_per_channel, il.data(), scale.data(),
+               QuantizeOptions{Backend::cpu, nullptr, VtOrder::interleaved16});
+    GuardedBuffer vtg(n_vt), vsg(static_cast<size_t>(rows) * 4);
+    EXPECT_EQ(quantize_v(vg, VFormat::int8_per_channel, vtg.as<int8_t>(), vsg.as<float>(),
+                         QuantizeOptions{Backend::cuda, nullptr, VtOrder::interleaved16}),
+              VtOrder::interleaved16);
+    const auto gpu = vtg.download<int8_t>();
+    EXPECT_EQ(gpu, il);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t t = 0; t < pad; ++t)
+        ASSERT_EQ(gpu[static_cast<size_t>(r * pad + vt_position(t, VtOrder::interleaved16))],
+                  nat[static_cast<size_t>(r * pad + t)])
+            << "row " << r << " token " << t;
+    EXPECT_EQ(vtg.guard_damage() + vsg.guard_damage(), 0u);
+  }
+}
+
+// The default order is the device's; quantize() records it.
+TEST(CudaQuantize, DefaultOrderIsTheDevicesAndRecorded) {
+  INTFA_REQUIRE_GPU();
+  auto rng = rng_for_test();
+  const Shape s{1, 4, 2, 33, 70, 128};
+  const Inputs x = make_inputs(s, rng);
+  const auto qh = encode(x.q, DType::f16), kh = encode(x.k, DType::f16),
+             vh = encode(x.v, DType::f16);
+  GuardedBuffer qd(qh.size()), kd(kh.size()), vd(vh.size());
+  qd.upload(qh.data(), qh.size()), kd.upload(kh.data(), kh.size()), vd.upload(vh.data(), vh.size());
+  const TensorView q = TensorView::bshd(qd.get(), DType::f16, 1, 33, 4, 128);
+  const TensorView k = TensorView::bshd(kd.get(), DType::f16, 1, 70, 2, 128);
+  const TensorView v = TensorView::bshd(vd.get(), DType::f16, 1, 70, 2, 128);
+  const Recipe r = Recipe::intfa();
+  const QuantizedSizes n = quantized_sizes(1, 4, 2, 33, 70, 128, r, DType::f16);
+  GuardedBuffer q8(n.q8), k8(n.k8), qs(n.q_scale * 4), ks(n.k_scale * 4), km(n.k_mean * 4),
+      lo(n.lse_offset * 4), vt(n.vt), vs(n.v_scale * 4);
+  QuantizedBuffers buf;
+  buf.q8 = q8.as<int8_t>(), buf.k8 = k8.as<int8_t>(), buf.q_scale = qs.as<float>();
+  buf.k_scale = ks.as<float>(), buf.k_mean = km.as<float>(), buf.lse_offset = lo.as<float>();
+  buf.vt = vt.as<int8_t>(), buf.v_scale = vs.as<float>();
+  const VtOrder def = default_vt_order(Backend::cuda);
+  EXPECT_EQ(quantize(q, k, v, r, buf, QuantizeOptions{Backend::cuda, nullptr}).vt_order, def);
+  for (VtOrder o : {VtOrder::natural, VtOrder::interleaved16})
+    EXPECT_EQ(quantize(q, k, v, r, buf, QuantizeOptions{Backend::cuda, nullptr, o}).vt_order, o);
+  std::printf("[ intfa ] default V̂ᵀ order on this device: %s\n", vt_order_name(def));
 }
 
 TEST(CudaQuantize, NonFiniteInputsAreRejected) {
