@@ -4,10 +4,11 @@
 // even) and uploaded once; the output is fp16 on the device, copied back as
 // f32. Timing with CUDA events around each call on one stream, medians:
 //   kernel_ms      intfa::attention_quantized on operands quantized once
-//                  beforehand on the GPU, exactly as intfa::attention does
-//                  (channel_mean when the recipe smooths K, quantize_per_token
-//                  for K, quantize_q, quantize_v for int8 V; fp16 V as is for
-//                  half-int8).
+//                  beforehand on the GPU by intfa::quantize, as
+//                  intfa::attention quantizes them (channel_mean when the
+//                  recipe smooths K, per-token K and Q, int8 V̂ᵀ in the order
+//                  intfa::attention_vt_order gives, so the same kernel runs
+//                  with no reordering; fp16 V as is for half-int8).
 //   end_to_end_ms  one intfa::attention call from the fp16 device inputs:
 //                  quantization + attention, including its scratch allocation
 //                  (stream-ordered) and its one stream synchronization for the
@@ -166,33 +167,32 @@ class CudaRunner final : public Runner {
     opt.backend = Backend::cuda;
     opt.kv_block = p.kv_block;
     opt.stream = stream_;
-    const QuantizeOptions qopt{Backend::cuda, stream_};
+    // The V̂ᵀ order intfa::attention quantizes in for this problem.
+    const VtOrder vt_order = attention_vt_order(q, k, v, o, nullptr, opt);
 
     RunResult result;
     {
-      // Operands quantized once, as intfa::attention quantizes them.
-      DeviceMemory q8(n(B * Sq * H * D)), k8(n(B * Sk * Hk * D)), q_scale(n(B * H * Sq) * 4),
-          k_scale(n(B * Hk * Sk) * 4), k_mean(n(B * Hk * D) * 4), lse_offset(n(B * H * Sq) * 4),
-          vt(r.int8_v() ? n(B * Hk * D * padded_kv_length(Sk)) : 1), v_scale(n(B * Hk * D) * 4);
-      QuantizedInputs in;
-      in.recipe = r;
-      in.q = TensorView::bshd(q8.get(), DType::i8, B, Sq, H, D);
-      in.k = TensorView::bshd(k8.get(), DType::i8, B, Sk, Hk, D);
-      float* mean = r.smooth_k ? k_mean.get<float>() : nullptr;
-      float* offset = r.smooth_k ? lse_offset.get<float>() : nullptr;
-      if (r.smooth_k) channel_mean(k, mean, qopt);
-      quantize_per_token(k, mean, in.k, k_scale.get<float>(), qopt);
-      quantize_q(q, in.q, q_scale.get<float>(), mean, Hk, offset, qopt);
-      in.q_scale = q_scale.get<float>();
-      in.k_scale = k_scale.get<float>();
-      in.lse_offset = offset;
-      if (r.int8_v()) {
-        quantize_v(v, r.v, vt.get<int8_t>(), v_scale.get<float>(), qopt);
-        in.vt = vt.get<int8_t>();
-        in.v_scale = v_scale.get<float>();
-      } else {
-        in.v = v;
-      }
+      // Operands quantized once, by intfa::quantize into device buffers.
+      const QuantizedSizes sizes = quantized_sizes(B, H, Hk, Sq, Sk, D, r, DType::f16);
+      DeviceMemory q8(n(sizes.q8)), k8(n(sizes.k8)), q_scale(n(sizes.q_scale) * 4),
+          k_scale(n(sizes.k_scale) * 4), k_mean(n(sizes.k_mean) * 4),
+          lse_offset(n(sizes.lse_offset) * 4), vt(n(sizes.vt)), v_scale(n(sizes.v_scale) * 4),
+          v_fp16(n(sizes.v16) * 2);
+      const auto used = [](const DeviceMemory& m, int64_t count) {
+        return count > 0 ? m.get() : nullptr;
+      };
+      QuantizedBuffers buf;
+      buf.q8 = static_cast<int8_t*>(used(q8, sizes.q8));
+      buf.k8 = static_cast<int8_t*>(used(k8, sizes.k8));
+      buf.q_scale = static_cast<float*>(used(q_scale, sizes.q_scale));
+      buf.k_scale = static_cast<float*>(used(k_scale, sizes.k_scale));
+      buf.k_mean = static_cast<float*>(used(k_mean, sizes.k_mean));
+      buf.lse_offset = static_cast<float*>(used(lse_offset, sizes.lse_offset));
+      buf.vt = static_cast<int8_t*>(used(vt, sizes.vt));
+      buf.v_scale = static_cast<float*>(used(v_scale, sizes.v_scale));
+      buf.v16 = static_cast<uint16_t*>(used(v_fp16, sizes.v16));
+      const QuantizedInputs in =
+          quantize(q, k, v, r, buf, QuantizeOptions{Backend::cuda, stream_, vt_order});
       result.kernel_ms = median_ms(stream_, warmup, repeats,
                                    [&] { attention_quantized(in, o, nullptr, opt); });
     }
@@ -206,7 +206,8 @@ class CudaRunner final : public Runner {
       for (size_t i = b; i < e; ++i) result.out[i] = half_to_float(host[i]);
     });
     const int32_t block = p.kv_block > 0 ? p.kv_block : default_kv_block(Backend::cuda, r, D);
-    result.detail = "cuda " + device_ + " mma.sync kv_block " + std::to_string(block);
+    result.detail = "cuda " + device_ + " mma.sync kv_block " + std::to_string(block) +
+                    (r.int8_v() ? std::string(" vt ") + vt_order_name(vt_order) : "");
     return result;
   }
 
