@@ -39,6 +39,13 @@ namespace intfa::cuda::sm90 {
 // Named barriers that order the two consumers' tensor-core phases (ids 1, 2).
 inline constexpr int kSchedBarrier0 = 1;
 
+// Timing experiments (docs/PERF.md), never in a normal build: compile with
+// -DINTFA_SM90_ABLATION=n to leave one stage out (results are then wrong).
+#ifndef INTFA_SM90_ABLATION
+#define INTFA_SM90_ABLATION 0
+#endif
+inline constexpr int kAblation = INTFA_SM90_ABLATION;
+
 template <class T>
 __global__ void __launch_bounds__(T::kThreads, 1)
     attention_kernel(const __grid_constant__ Params prm) {
@@ -183,8 +190,10 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     for (int i = 0; i < T::kSRegs; ++i) sacc[i] = kMagicBits;
     fence_registers(sacc);
     wgmma_fence();
+    if constexpr (kAblation != 2) {  // ablation 2: no Q̂·K̂ᵀ
 #pragma unroll
-    for (int kk = 0; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(st, kk));
+      for (int kk = 0; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(st, kk));
+    }
   };
   // Ô chunk = P̂·V̂ issued (not waited for).
   auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
@@ -195,6 +204,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < T::kPvSteps; ++kk) {
+      if constexpr (kAblation == 3) break;  // ablation 3: no P̂·V̂
       if constexpr (kMode == PMode::uint8_block)
         Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(st, chunk, kk));
       else
@@ -231,11 +241,20 @@ __global__ void __launch_bounds__(T::kThreads, 1)
         for (int e = 0; e < 4; ++e)
           if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
     }
-    float m_blk[2] = {kNegInf, kNegInf};
+    // Row max as a tree (max is exact, so the order does not matter): a
+    // chain of 2·kSTiles dependent FMNMX would expose its latency.
+    float m_blk[2];
 #pragma unroll
-    for (int j = 0; j < T::kSTiles; ++j)
+    for (int r = 0; r < 2; ++r) {
+      float v[2 * T::kSTiles];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) m_blk[e >> 1] = fmaxf(m_blk[e >> 1], x[j][e]);
+      for (int j = 0; j < T::kSTiles; ++j) v[2 * j] = x[j][2 * r], v[2 * j + 1] = x[j][2 * r + 1];
+#pragma unroll
+      for (int step = 1; step < 2 * T::kSTiles; step *= 2)
+#pragma unroll
+        for (int i = 0; i < 2 * T::kSTiles; i += 2 * step) v[i] = fmaxf(v[i], v[i + step]);
+      m_blk[r] = v[0];
+    }
     float alpha[2], p_offset[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -252,7 +271,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     for (int j = 0; j < T::kSTiles; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const float pr = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
+        const float arg = fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]);
+        // Ablation 1 (timing only, wrong results): no exponential.
+        const float pr = kAblation == 1 ? fmaxf(arg + 1.f, 0.f) : ex2_approx(arg);
         if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
         w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
       }
