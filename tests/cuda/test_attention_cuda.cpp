@@ -25,11 +25,27 @@
 //    the output format at |O| (the CPU output compared is fp32).
 // LSE: kFlips/(Q·l) for uint8 P (l is summed from the quantized codes), plus
 // 1e-5·(1 + |lse|) for the float operations.
+//
+// Kernels: every case runs on every attention kernel the device has, on the
+// same quantized inputs against the same CPU output: the mma.sync kernel
+// ("sm80", V̂ᵀ in natural token order) always, and on a device whose default
+// V̂ᵀ order is interleaved16 (sm_90 with the Hopper kernels built) also the
+// wgmma kernel ("sm90", V̂ᵀ quantized by the CPU in interleaved16 order) for
+// every case it supports: int8 V with int8 or uint8 P (paper, intfa and their
+// knobs), head dim 64/128/256, the default key block. The Hopper kernel does
+// the same float operations (fma + ex2.approx exponent, fp32 sums in another
+// order), so the tolerances above hold for both. attention_quantized() would
+// silently reorder interleaved16 V̂ᵀ to natural (the mma.sync kernel) for
+// params the Hopper kernel cannot run, so sm90 runs assert that the back-end
+// picks the Hopper kernel for exactly these params.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 
+#include "core/api_internal.hpp"
+#include "core/backend_dispatch.hpp"
 #include "cuda/cuda_test_util.hpp"
 
 namespace intfa::test {
@@ -55,23 +71,70 @@ struct Case {
   }
 };
 
+// The CUDA attention kernels: mma.sync (sm80, natural V̂ᵀ) and wgmma (sm90,
+// interleaved16 V̂ᵀ).
+enum class Kernel { sm80, sm90 };
+const char* kernel_name(Kernel k) { return k == Kernel::sm90 ? "sm90" : "sm80"; }
+VtOrder kernel_vt_order(Kernel k) {
+  return k == Kernel::sm90 ? VtOrder::interleaved16 : VtOrder::natural;
+}
+
+int32_t case_kv_block(const Case& c, const Recipe& r) {
+  return c.kv_block != 0 ? c.kv_block : default_kv_block(Backend::cuda, r, c.s.head_dim);
+}
+
+// The kernels a case runs on: sm80 always; sm90 too when the device's default
+// V̂ᵀ order is interleaved16 (Hopper) and the Hopper kernel has an
+// instantiation for the case (full-int8 recipe, head dim 64/128/256, the
+// default key block).
+std::vector<Kernel> kernels_for(const Case& c) {
+  std::vector<Kernel> out{Kernel::sm80};
+  const Recipe r = parse_recipe(c.recipe);
+  const int64_t d = c.s.head_dim;
+  const bool full_int8 = r.int8_qk() && r.int8_v() &&
+                         (r.p == PFormat::int8_running_max || r.p == PFormat::uint8_block_max);
+  if (default_vt_order(Backend::cuda) == VtOrder::interleaved16 && full_int8 &&
+      (d == 64 || d == 128 || d == 256) &&
+      case_kv_block(c, r) == default_kv_block(Backend::cuda, r, d))
+    out.push_back(Kernel::sm90);
+  return out;
+}
+
+// Whether attention_quantized(in, out, lse, o) on CUDA runs in's
+// interleaved16 V̂ᵀ on the Hopper kernel, rather than reordering it to natural
+// for the mma.sync kernel (what it does for params the Hopper kernel cannot run).
+bool runs_on_sm90(const QuantizedInputs& in, const TensorView& out, float* lse,
+                  const AttentionOptions& o, const Shape& s) {
+  if (in.vt_order != VtOrder::interleaved16) return false;
+  std::vector<float> unit_scales;
+  const AttentionParams prm = detail::build_params(
+      in, out, lse, o, Backend::cuda,
+      detail::Shape{s.batch, s.heads, s.kv_heads, s.seqlen_q, s.seqlen_k, s.head_dim}, unit_scales);
+  return cuda_backend::vt_order_for(prm) == VtOrder::interleaved16;
+}
+
 struct Totals {
   size_t elements = 0, beyond_float = 0, cases = 0;
+  size_t runs[2] = {0, 0};  // kernel runs, by Kernel
 };
 
 // Host quantized inputs from the CPU back-end and their device copies.
 struct Prepared {
   Recipe recipe;
   std::vector<int8_t> q8, k8, vt;
+  std::vector<int8_t> vt16;  // V̂ᵀ in interleaved16 order (when a case runs on sm90)
   std::vector<float> q_scale, k_scale, v_scale, lse_offset, k_mean;
   std::vector<uint8_t> v16;  // half-int8: V as f16/bf16 [B, Sk, Hk, D]
+  const std::vector<int8_t>& vt_for(Kernel k) const { return k == Kernel::sm90 ? vt16 : vt; }
 };
 
-Prepared prepare(const Case& c, const Inputs& x) {
+// `interleaved`: also quantize V into vt16 in interleaved16 order (the CPU
+// quantizer writes either order; same bytes, other positions).
+Prepared prepare(const Case& c, const Inputs& x, bool interleaved = false) {
   const Shape& s = c.s;
   Prepared p;
   p.recipe = parse_recipe(c.recipe);
-  const QuantizeOptions cpu{Backend::cpu, nullptr};
+  const QuantizeOptions cpu{Backend::cpu, nullptr, VtOrder::natural};
   p.q8.resize(x.q.size()), p.k8.resize(x.k.size());
   p.q_scale.resize(static_cast<size_t>(s.batch * s.heads * s.seqlen_q));
   p.k_scale.resize(static_cast<size_t>(s.batch * s.kv_heads * s.seqlen_k));
@@ -90,9 +153,26 @@ Prepared prepare(const Case& c, const Inputs& x) {
              p.q_scale.data(), mean, s.kv_heads, p.recipe.smooth_k ? p.lse_offset.data() : nullptr,
              cpu);
   if (p.recipe.int8_v()) {
-    p.vt.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim * padded_kv_length(s.seqlen_k)));
-    p.v_scale.resize(static_cast<size_t>(s.batch * s.kv_heads * s.head_dim));
-    quantize_v(x.vv(), p.recipe.v, p.vt.data(), p.v_scale.data(), cpu);
+    const int64_t pad = padded_kv_length(s.seqlen_k);
+    const int64_t rows = s.batch * s.kv_heads * s.head_dim;
+    p.vt.resize(static_cast<size_t>(rows * pad));
+    p.v_scale.resize(static_cast<size_t>(rows));
+    EXPECT_EQ(quantize_v(x.vv(), p.recipe.v, p.vt.data(), p.v_scale.data(), cpu), VtOrder::natural);
+    if (interleaved) {
+      p.vt16.resize(p.vt.size());
+      std::vector<float> scale16(p.v_scale.size());
+      EXPECT_EQ(quantize_v(x.vv(), p.recipe.v, p.vt16.data(), scale16.data(),
+                           QuantizeOptions{Backend::cpu, nullptr, VtOrder::interleaved16}),
+                VtOrder::interleaved16);
+      EXPECT_EQ(scale16, p.v_scale);
+      // The same bytes at vt_position(t, interleaved16).
+      size_t moved_wrong = 0;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t t = 0; t < pad; ++t)
+          moved_wrong += p.vt16[static_cast<size_t>(r * pad + vt_position(t, VtOrder::interleaved16))] !=
+                         p.vt[static_cast<size_t>(r * pad + t)];
+      EXPECT_EQ(moved_wrong, 0u) << "interleaved16 V̂ᵀ is not the natural V̂ᵀ reordered";
+    }
   } else {
     p.v16 = encode(x.v, c.v_dtype);
   }
@@ -129,18 +209,35 @@ std::vector<double> exact_denominators(const Case& c, const Inputs& x) {
   return l;
 }
 
+// Running max of |v| over the keys, [B, Sk, Hk, D] like V: entry (b, j, hk, d)
+// is max_{j' <= j} |v[b, j', hk, d]|, so the largest |v| of column d among a
+// row's `vis` visible keys is entry (b, vis - 1, hk, d).
+std::vector<double> prefix_abs_max(const Shape& s, const std::vector<float>& v) {
+  std::vector<double> m(v.size());
+  const size_t step = static_cast<size_t>(s.kv_heads * s.head_dim);
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t j = 0; j < s.seqlen_k; ++j) {
+      const size_t at = static_cast<size_t>((b * s.seqlen_k + j) * s.kv_heads * s.head_dim);
+      for (size_t e = 0; e < step; ++e)
+        m[at + e] = std::max(j > 0 ? m[at + e - step] : 0.0, std::fabs(static_cast<double>(v[at + e])));
+    }
+  return m;
+}
+
 void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
   SCOPED_TRACE(c.str());
   const Shape& s = c.s;
   const Inputs x = make_inputs(s, rng, c.dist);
-  const Prepared p = prepare(c, x);
+  const std::vector<Kernel> kernels = kernels_for(c);
+  const bool on_sm90 = kernels.back() == Kernel::sm90;
+  const Prepared p = prepare(c, x, on_sm90);
   const bool int8_v = p.recipe.int8_v();
   AttentionOptions opt;
   opt.recipe = p.recipe;
   opt.causal = c.causal;
-  opt.kv_block = c.kv_block != 0 ? c.kv_block : default_kv_block(Backend::cuda, p.recipe, s.head_dim);
+  opt.kv_block = case_kv_block(c, p.recipe);
 
-  // CPU (fp32 output, bshd).
+  // CPU (fp32 output, bshd; V̂ᵀ in natural order).
   const size_t n_out = x.q.size(), n_lse = p.q_scale.size();
   std::vector<float> out_c(n_out), lse_c(n_lse);
   {
@@ -151,7 +248,7 @@ void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
     in.q_scale = p.q_scale.data(), in.k_scale = p.k_scale.data();
     in.lse_offset = p.lse_offset.empty() ? nullptr : p.lse_offset.data();
     if (int8_v) {
-      in.vt = p.vt.data(), in.v_scale = p.v_scale.data();
+      in.vt = p.vt.data(), in.v_scale = p.v_scale.data(), in.vt_order = VtOrder::natural;
     } else {
       in.v = TensorView::bshd(p.v16.data(), c.v_dtype, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
     }
@@ -162,113 +259,141 @@ void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
                         lse_c.data(), o);
   }
 
-  // GPU.
+  // Reference and per-row / per-column magnitudes for the tolerances.
+  std::vector<double> ref(n_out), ref_lse(n_lse);
+  attention_reference(x.qv(), x.kv(), x.vv(), ref.data(), ref_lse.data(), c.causal);
+  const std::vector<double> l_exact = exact_denominators(c, x);
+  const std::vector<double> v_amax = prefix_abs_max(s, x.v);
+  const double q_levels = p.recipe.p == PFormat::uint8_block_max ? 255.0 : 127.0;
+  const double p16 = c.v_dtype == DType::bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+
+  // Device copies of the quantized inputs shared by the kernels.
   auto dev = [](const auto& v) {
     auto b = std::make_unique<GuardedBuffer>(v.size() * sizeof(v[0]) + 16);
     if (!v.empty()) b->upload(v.data(), v.size() * sizeof(v[0]));
     return b;
   };
   auto q8 = dev(p.q8), k8 = dev(p.k8), qs = dev(p.q_scale), ks = dev(p.k_scale);
-  auto off = dev(p.lse_offset), vt = dev(p.vt), vs = dev(p.v_scale), v16 = dev(p.v16);
+  auto off = dev(p.lse_offset), vs = dev(p.v_scale), v16 = dev(p.v16);
   const size_t out_bytes = n_out * dtype_size(c.out_dtype);
-  GuardedBuffer out_g(out_bytes), lse_g(n_lse * 4);
-  {
-    QuantizedInputs in;
-    in.recipe = p.recipe;
-    in.q = TensorView::bshd(q8->get(), DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
-    in.k = TensorView::bshd(k8->get(), DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
-    in.q_scale = qs->as<float>(), in.k_scale = ks->as<float>();
-    in.lse_offset = p.lse_offset.empty() ? nullptr : off->as<float>();
-    if (int8_v) {
-      in.vt = vt->as<int8_t>(), in.v_scale = vs->as<float>();
-    } else {
-      in.v = TensorView::bshd(v16->get(), c.v_dtype, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
-    }
-    AttentionOptions o = opt;
-    o.backend = Backend::cuda;
-    const TensorView out =
-        c.bhsd_out ? TensorView::bhsd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
-                   : TensorView::bshd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
-    attention_quantized(in, out, c.lse ? lse_g.as<float>() : nullptr, o);
-    INTFA_CUDA_OK(cudaDeviceSynchronize());
-  }
-  EXPECT_EQ(out_g.guard_damage(), 0u) << "output written out of bounds";
-  EXPECT_EQ(lse_g.guard_damage(), 0u) << "LSE written out of bounds";
-  const std::vector<uint8_t> out_raw = out_g.download<uint8_t>();
-  const std::vector<float> lse_gpu = lse_g.download<float>();
-
-  // Reference and per-row / per-column magnitudes for the tolerances.
-  std::vector<double> ref(n_out), ref_lse(n_lse);
-  attention_reference(x.qv(), x.kv(), x.vv(), ref.data(), ref_lse.data(), c.causal);
-  const std::vector<double> l_exact = exact_denominators(c, x);
-  const double q_levels = p.recipe.p == PFormat::uint8_block_max ? 255.0 : 127.0;
-  const double p16 = c.v_dtype == DType::bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
-
   const TensorView out_view =
       c.bhsd_out ? TensorView::bhsd(nullptr, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
                  : TensorView::bshd(nullptr, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
-  double err_gpu = 0, err_cpu = 0, ref_l1 = 0;
-  size_t unwritten = 0, beyond_float = 0, failures = 0;
-  for (int64_t b = 0; b < s.batch; ++b)
-    for (int64_t h = 0; h < s.heads; ++h) {
-      const int64_t hk = h / (s.heads / s.kv_heads);
-      for (int64_t i = 0; i < s.seqlen_q; ++i) {
-        const size_t row = static_cast<size_t>((b * s.heads + h) * s.seqlen_q + i);
-        const int64_t vis =
-            c.causal ? std::clamp<int64_t>(i + s.seqlen_k - s.seqlen_q + 1, 0, s.seqlen_k)
-                     : s.seqlen_k;
-        for (int64_t d = 0; d < s.head_dim; ++d) {
-          const size_t oi = static_cast<size_t>(((b * s.seqlen_q + i) * s.heads + h) * s.head_dim + d);
-          const float g = decode(out_raw.data(), c.out_dtype, static_cast<size_t>(out_view.offset(b, i, h) + d));
-          if (!std::isfinite(g)) {
-            ++unwritten;
-            continue;
+
+  for (const Kernel kernel : kernels) {
+    SCOPED_TRACE(std::string("kernel ") + kernel_name(kernel));
+    auto vt = dev(p.vt_for(kernel));
+    GuardedBuffer out_g(out_bytes), lse_g(n_lse * 4);  // poisoned: 0xFF bytes
+    {
+      QuantizedInputs in;
+      in.recipe = p.recipe;
+      in.q = TensorView::bshd(q8->get(), DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim);
+      in.k = TensorView::bshd(k8->get(), DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+      in.q_scale = qs->as<float>(), in.k_scale = ks->as<float>();
+      in.lse_offset = p.lse_offset.empty() ? nullptr : off->as<float>();
+      if (int8_v) {
+        in.vt = vt->as<int8_t>(), in.v_scale = vs->as<float>(), in.vt_order = kernel_vt_order(kernel);
+      } else {
+        in.v = TensorView::bshd(v16->get(), c.v_dtype, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+      }
+      AttentionOptions o = opt;
+      o.backend = Backend::cuda;
+      const TensorView out =
+          c.bhsd_out ? TensorView::bhsd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
+                     : TensorView::bshd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
+      float* lse_ptr = c.lse ? lse_g.as<float>() : nullptr;
+      if (kernel == Kernel::sm90) {
+        ASSERT_TRUE(runs_on_sm90(in, out, lse_ptr, o, s))
+            << "the Hopper kernel does not run this case (does INTFA_CUDA_SM90_CONFIGS lack "
+               "its instantiation?)";
+      }
+      attention_quantized(in, out, lse_ptr, o);
+      INTFA_CUDA_OK(cudaDeviceSynchronize());
+    }
+    EXPECT_EQ(out_g.guard_damage(), 0u) << "output written out of bounds";
+    EXPECT_EQ(lse_g.guard_damage(), 0u) << "LSE written out of bounds";
+    const std::vector<uint8_t> out_raw = out_g.download<uint8_t>();
+    const std::vector<float> lse_gpu = lse_g.download<float>();
+
+    double err_gpu = 0, err_cpu = 0, ref_l1 = 0;
+    size_t unwritten = 0, beyond_float = 0, failures = 0;
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t h = 0; h < s.heads; ++h) {
+        const int64_t hk = h / (s.heads / s.kv_heads);
+        for (int64_t i = 0; i < s.seqlen_q; ++i) {
+          const size_t row = static_cast<size_t>((b * s.heads + h) * s.seqlen_q + i);
+          const int64_t vis =
+              c.causal ? std::clamp<int64_t>(i + s.seqlen_k - s.seqlen_q + 1, 0, s.seqlen_k)
+                       : s.seqlen_k;
+          for (int64_t d = 0; d < s.head_dim; ++d) {
+            const size_t oi = static_cast<size_t>(((b * s.seqlen_q + i) * s.heads + h) * s.head_dim + d);
+            const float g = decode(out_raw.data(), c.out_dtype, static_cast<size_t>(out_view.offset(b, i, h) + d));
+            if (!std::isfinite(g)) {
+              ++unwritten;
+              continue;
+            }
+            const double cpu = out_c[oi];
+            if (vis == 0) {
+              EXPECT_EQ(g, 0.f) << "fully masked row " << i;
+              continue;
+            }
+            const double amax =
+                v_amax[static_cast<size_t>(((b * s.seqlen_k + vis - 1) * s.kv_heads + hk) * s.head_dim + d)];
+            const double float_tol = 2e-5 * amax + out_ulp(cpu, c.out_dtype);
+            const double p_tol = int8_v ? kFlips * 2.0 * amax / (q_levels * l_exact[row]) : p16 * amax;
+            const double diff = std::fabs(g - cpu);
+            beyond_float += diff > float_tol;
+            if (diff > float_tol + p_tol && failures++ < 5)
+              ADD_FAILURE() << "O[b=" << b << ", i=" << i << ", h=" << h << ", d=" << d
+                            << "]: gpu " << g << " cpu " << cpu << " |diff| " << diff
+                            << " > tolerance " << float_tol + p_tol << " (l=" << l_exact[row] << ")";
+            const double cpu_rounded = c.out_dtype == DType::f16    ? numeric::round_to_fp16(out_c[oi])
+                                       : c.out_dtype == DType::bf16 ? numeric::round_to_bf16(out_c[oi])
+                                                                    : out_c[oi];
+            err_gpu += std::fabs(g - ref[oi]);
+            err_cpu += std::fabs(cpu_rounded - ref[oi]);
+            ref_l1 += std::fabs(ref[oi]);
           }
-          const double cpu = out_c[oi];
-          if (vis == 0) {
-            EXPECT_EQ(g, 0.f) << "fully masked row " << i;
-            continue;
-          }
-          double amax = 0;
-          for (int64_t j = 0; j < vis; ++j)
-            amax = std::max(amax, std::fabs(static_cast<double>(
-                                      x.v[static_cast<size_t>(((b * s.seqlen_k + j) * s.kv_heads + hk) * s.head_dim + d)])));
-          const double float_tol = 2e-5 * amax + out_ulp(cpu, c.out_dtype);
-          const double p_tol = int8_v ? kFlips * 2.0 * amax / (q_levels * l_exact[row]) : p16 * amax;
-          const double diff = std::fabs(g - cpu);
-          beyond_float += diff > float_tol;
-          if (diff > float_tol + p_tol && failures++ < 5)
-            ADD_FAILURE() << "O[b=" << b << ", i=" << i << ", h=" << h << ", d=" << d
-                          << "]: gpu " << g << " cpu " << cpu << " |diff| " << diff
-                          << " > tolerance " << float_tol + p_tol << " (l=" << l_exact[row] << ")";
-          const double cpu_rounded = c.out_dtype == DType::f16    ? numeric::round_to_fp16(out_c[oi])
-                                     : c.out_dtype == DType::bf16 ? numeric::round_to_bf16(out_c[oi])
-                                                                  : out_c[oi];
-          err_gpu += std::fabs(g - ref[oi]);
-          err_cpu += std::fabs(cpu_rounded - ref[oi]);
-          ref_l1 += std::fabs(ref[oi]);
-        }
-        if (c.lse) {
-          const float lg = lse_gpu[row];
-          if (vis == 0) {
-            EXPECT_TRUE(std::isinf(lg) && lg < 0) << "LSE of a fully masked row: " << lg;
-          } else {
-            const double tol = (p.recipe.p == PFormat::uint8_block_max ? kFlips / (255.0 * l_exact[row]) : 0.0) +
-                               1e-5 * (1 + std::fabs(lse_c[row]));
-            EXPECT_NEAR(lg, lse_c[row], tol) << "LSE row " << row;
+          if (c.lse) {
+            const float lg = lse_gpu[row];
+            if (vis == 0) {
+              EXPECT_TRUE(std::isinf(lg) && lg < 0) << "LSE of a fully masked row: " << lg;
+            } else {
+              const double tol = (p.recipe.p == PFormat::uint8_block_max ? kFlips / (255.0 * l_exact[row]) : 0.0) +
+                                 1e-5 * (1 + std::fabs(lse_c[row]));
+              EXPECT_NEAR(lg, lse_c[row], tol) << "LSE row " << row;
+            }
           }
         }
       }
+    EXPECT_EQ(unwritten, 0u) << "output elements left unwritten (still NaN)";
+    // Same quantized inputs: the GPU's error against float64 is the CPU's.
+    if (ref_l1 > 0) {
+      const double eg = err_gpu / ref_l1, ec = err_cpu / ref_l1;
+      EXPECT_LE(std::fabs(eg - ec), 0.05 * ec + 1e-6) << "rel. L1 error gpu " << eg << " cpu " << ec;
     }
-  EXPECT_EQ(unwritten, 0u) << "output elements left unwritten (still NaN)";
-  // Same quantized inputs: the GPU's error against float64 is the CPU's.
-  if (ref_l1 > 0) {
-    const double eg = err_gpu / ref_l1, ec = err_cpu / ref_l1;
-    EXPECT_LE(std::fabs(eg - ec), 0.05 * ec + 1e-6) << "rel. L1 error gpu " << eg << " cpu " << ec;
+    std::printf("[ intfa ] kernel %s  %s: %zu of %zu elements beyond fp32/output rounding\n",
+                kernel_name(kernel), c.str().c_str(), beyond_float, n_out);
+    totals.elements += n_out;
+    totals.beyond_float += beyond_float;
+    ++totals.runs[static_cast<int>(kernel)];
   }
-  totals.elements += n_out;
-  totals.beyond_float += beyond_float;
   ++totals.cases;
+}
+
+void print_totals(const Totals& t) {
+  std::printf("[ intfa ] %zu cases, %zu kernel runs (sm80 %zu, sm90 %zu), %zu output elements; "
+              "%zu differ from the CPU by more than fp32/output rounding (P code flips, see the "
+              "tolerance comment)\n",
+              t.cases, t.runs[0] + t.runs[1], t.runs[0], t.runs[1], t.elements, t.beyond_float);
+}
+
+// On a Hopper device (default V̂ᵀ order interleaved16) the cases of a test
+// that has Hopper-eligible ones must have run on the Hopper kernel too.
+void expect_sm90_ran(const Totals& t) {
+  if (default_vt_order(Backend::cuda) == VtOrder::interleaved16 && !::testing::Test::HasFailure()) {
+    EXPECT_GT(t.runs[static_cast<int>(Kernel::sm90)], 0u) << "no case ran on the Hopper kernel";
+  }
 }
 
 Case random_case(std::mt19937_64& rng) {
@@ -303,9 +428,8 @@ TEST(CudaAttention, RandomShapesMatchCpuAndReference) {
   auto rng = rng_for_test();
   Totals t;
   for (int i = 0; i < 48 && !HasFailure(); ++i) run_case(random_case(rng), rng, t);
-  std::printf("[ intfa ] %zu cases, %zu output elements; %zu differ from the CPU by more than "
-              "fp32/output rounding (P code flips, see the tolerance comment)\n",
-              t.cases, t.elements, t.beyond_float);
+  print_totals(t);
+  expect_sm90_ran(t);
 }
 
 TEST(CudaAttention, EdgeShapes) {
@@ -326,6 +450,8 @@ TEST(CudaAttention, EdgeShapes) {
       {{1, 3, 1, 513, 1, 64}, "half-int8", DType::bf16, false},
   };
   for (const Case& c : cases) run_case(c, rng, t);
+  print_totals(t);
+  expect_sm90_ran(t);
 }
 
 // More CTAs than the 65535 of a grid's y or z dimension: 1-D grid.
@@ -336,6 +462,7 @@ TEST(CudaAttention, LargeBatchTimesHeads) {
   Case c{{600, 120, 120, 2, 5, 64}, "intfa"};
   c.lse = true;
   run_case(c, rng, t);
+  expect_sm90_ran(t);
 }
 
 TEST(CudaAttention, Deterministic) {
@@ -438,87 +565,114 @@ TEST(CudaAttention, BadInputsGiveClearErrors) {
   auto rng = rng_for_test();
   const Inputs x = make_inputs(s, rng);
   Case c{s, "intfa"};
-  const Prepared p = prepare(c, x);
+  const std::vector<Kernel> kernels = kernels_for(c);
+  const Prepared p = prepare(c, x, kernels.back() == Kernel::sm90);
   GuardedBuffer q8(p.q8.size() + 64), k8(p.k8.size()), qs(p.q_scale.size() * 4), ks(p.k_scale.size() * 4),
       off(p.lse_offset.size() * 4), vt(p.vt.size()), vs(p.v_scale.size() * 4), out(x.q.size() * 4);
   q8.upload(p.q8.data(), p.q8.size()), k8.upload(p.k8.data(), p.k8.size());
   qs.upload(p.q_scale.data(), p.q_scale.size() * 4), ks.upload(p.k_scale.data(), p.k_scale.size() * 4);
   off.upload(p.lse_offset.data(), p.lse_offset.size() * 4);
-  vt.upload(p.vt.data(), p.vt.size()), vs.upload(p.v_scale.data(), p.v_scale.size() * 4);
-  auto inputs = [&](const void* qptr, int64_t dim) {
-    QuantizedInputs in;
-    in.recipe = p.recipe;
-    in.q = TensorView::bshd(qptr, DType::i8, 1, 64, 2, dim);
-    in.k = TensorView::bshd(k8.get(), DType::i8, 1, 64, 2, dim);
-    in.q_scale = qs.as<float>(), in.k_scale = ks.as<float>(), in.lse_offset = off.as<float>();
-    in.vt = vt.as<int8_t>(), in.v_scale = vs.as<float>();
-    return in;
-  };
-  auto expect_error = [](StatusCode code, const std::string& needle, auto&& call) {
-    try {
-      call();
-      ADD_FAILURE() << "no error (expected: " << needle << ")";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), code) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  vs.upload(p.v_scale.data(), p.v_scale.size() * 4);
+  // The same errors whichever order V̂ᵀ is in (interleaved16 V̂ᵀ the Hopper
+  // kernel cannot run is reordered to natural for the mma.sync kernel, whose
+  // checks then fail alike).
+  for (const Kernel kernel : kernels) {
+    SCOPED_TRACE(std::string("kernel ") + kernel_name(kernel));
+    vt.upload(p.vt_for(kernel).data(), p.vt.size());
+    auto inputs = [&](const void* qptr, int64_t dim) {
+      QuantizedInputs in;
+      in.recipe = p.recipe;
+      in.q = TensorView::bshd(qptr, DType::i8, 1, 64, 2, dim);
+      in.k = TensorView::bshd(k8.get(), DType::i8, 1, 64, 2, dim);
+      in.q_scale = qs.as<float>(), in.k_scale = ks.as<float>(), in.lse_offset = off.as<float>();
+      in.vt = vt.as<int8_t>(), in.v_scale = vs.as<float>(), in.vt_order = kernel_vt_order(kernel);
+      return in;
+    };
+    auto expect_error = [](StatusCode code, const std::string& needle, auto&& call) {
+      try {
+        call();
+        ADD_FAILURE() << "no error (expected: " << needle << ")";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), code) << e.what();
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      }
+    };
+    AttentionOptions opt;
+    opt.backend = Backend::cuda;
+    const TensorView o = TensorView::bshd(out.get(), DType::f32, 1, 64, 2, 128);
+    // Misaligned Q̂ (the data is valid memory, one byte off).
+    expect_error(StatusCode::unsupported, "16-byte aligned", [&] {
+      attention_quantized(inputs(q8.as<int8_t>() + 1, 128), o, nullptr, opt);
+    });
+    // Host memory.
+    expect_error(StatusCode::invalid_argument, "host memory", [&] {
+      attention_quantized(inputs(p.q8.data(), 128), o, nullptr, opt);
+    });
+    // Unsupported head dim (the same bytes viewed as D = 96: sizes stay in bounds).
+    expect_error(StatusCode::unsupported, "head dim 96", [&] {
+      attention_quantized(inputs(q8.get(), 96), TensorView::bshd(out.get(), DType::f32, 1, 64, 2, 96),
+                          nullptr, opt);
+    });
+    // A key block the kernel does not have.
+    opt.kv_block = 32;
+    expect_error(StatusCode::unsupported, "kv_block 32", [&] {
+      attention_quantized(inputs(q8.get(), 128), o, nullptr, opt);
+    });
+    opt.kv_block = 0;
+    // half-int8 needs 16-bit V on the GPU.
+    std::vector<float> hv(x.v.size(), 1.f);
+    GuardedBuffer vd(hv.size() * 4), qd(x.q.size() * 4);
+    vd.upload(hv.data(), hv.size() * 4), qd.upload(x.q.data(), x.q.size() * 4);
+    AttentionOptions half = opt;
+    half.recipe = Recipe::half_int8();
+    expect_error(StatusCode::unsupported, "fp16 or bf16 V", [&] {
+      attention(TensorView::bshd(qd.get(), DType::f32, 1, 64, 2, 128),
+                TensorView::bshd(vd.get(), DType::f32, 1, 64, 2, 128),
+                TensorView::bshd(vd.get(), DType::f32, 1, 64, 2, 128), o, nullptr, half);
+    });
+    // The back-end still works after the errors (on the kernel of this pass).
+    if (kernel == Kernel::sm90) {
+      ASSERT_TRUE(runs_on_sm90(inputs(q8.get(), 128), o, nullptr, opt, s));
     }
-  };
-  AttentionOptions opt;
-  opt.backend = Backend::cuda;
-  const TensorView o = TensorView::bshd(out.get(), DType::f32, 1, 64, 2, 128);
-  // Misaligned Q̂ (the data is valid memory, one byte off).
-  expect_error(StatusCode::unsupported, "16-byte aligned", [&] {
-    attention_quantized(inputs(q8.as<int8_t>() + 1, 128), o, nullptr, opt);
-  });
-  // Host memory.
-  expect_error(StatusCode::invalid_argument, "host memory", [&] {
-    attention_quantized(inputs(p.q8.data(), 128), o, nullptr, opt);
-  });
-  // Unsupported head dim (the same bytes viewed as D = 96: sizes stay in bounds).
-  expect_error(StatusCode::unsupported, "head dim 96", [&] {
-    attention_quantized(inputs(q8.get(), 96), TensorView::bshd(out.get(), DType::f32, 1, 64, 2, 96),
-                        nullptr, opt);
-  });
-  // A key block the kernel does not have.
-  opt.kv_block = 32;
-  expect_error(StatusCode::unsupported, "kv_block 32", [&] {
+    out.poison();
     attention_quantized(inputs(q8.get(), 128), o, nullptr, opt);
-  });
-  opt.kv_block = 0;
-  // half-int8 needs 16-bit V on the GPU.
-  std::vector<float> hv(x.v.size(), 1.f);
-  GuardedBuffer vd(hv.size() * 4), qd(x.q.size() * 4);
-  vd.upload(hv.data(), hv.size() * 4), qd.upload(x.q.data(), x.q.size() * 4);
-  AttentionOptions half = opt;
-  half.recipe = Recipe::half_int8();
-  expect_error(StatusCode::unsupported, "fp16 or bf16 V", [&] {
-    attention(TensorView::bshd(qd.get(), DType::f32, 1, 64, 2, 128),
-              TensorView::bshd(vd.get(), DType::f32, 1, 64, 2, 128),
-              TensorView::bshd(vd.get(), DType::f32, 1, 64, 2, 128), o, nullptr, half);
-  });
-  // The back-end still works after the errors.
-  attention_quantized(inputs(q8.get(), 128), o, nullptr, opt);
-  INTFA_CUDA_OK(cudaDeviceSynchronize());
+    INTFA_CUDA_OK(cudaDeviceSynchronize());
+    const std::vector<float> got = out.download<float>();
+    EXPECT_TRUE(std::all_of(got.begin(), got.end(), [](float v) { return std::isfinite(v); }))
+        << "output left unwritten";
+    std::printf("[ intfa ] kernel %s  errors checked, %s\n", kernel_name(kernel), c.str().c_str());
+  }
 }
 
 // Small shapes for compute-sanitizer (memcheck, racecheck): every kernel
-// instantiation, ragged and causal blocks. bench/gpu.sh runs this filter.
+// instantiation, ragged and causal blocks. bench/gpu.sh runs this filter. On a
+// Hopper device every int8-V case also runs on the wgmma kernel: each of its
+// instantiations (D 64/128/256 × paper/intfa), causal and not.
 TEST(CudaSanitize, SmallShapesEveryKernel) {
   INTFA_REQUIRE_GPU();
   auto rng = rng_for_test();
   Totals t;
+  const bool hopper = default_vt_order(Backend::cuda) == VtOrder::interleaved16;
   for (int64_t d : {64, 128, 256})
-    for (const char* r : {"intfa", "paper", "half-int8"}) {
-      Case c{{1, 2, 1, 130, 77, d}, r, std::string(r) == "half-int8" ? DType::bf16 : DType::i8, true,
-             DType::f16, true};
-      run_case(c, rng, t);
-    }
+    for (const char* r : {"intfa", "paper", "half-int8"})
+      for (bool causal : {true, false}) {
+        const bool half = std::string(r) == "half-int8";
+        Case c{{1, 2, 1, 130, 77, d}, r, half ? DType::bf16 : DType::i8, causal,
+               causal ? DType::f16 : DType::bf16, causal};
+        const size_t sm90_before = t.runs[static_cast<int>(Kernel::sm90)];
+        run_case(c, rng, t);
+        if (hopper && !half) {
+          EXPECT_EQ(t.runs[static_cast<int>(Kernel::sm90)], sm90_before + 1)
+              << "the Hopper kernel did not run " << c.str();
+        }
+      }
   Case c{{1, 1, 1, 100, 200, 128}, "intfa", DType::i8, false, DType::f32, false, true, 128};
   run_case(c, rng, t);
   Case c64{{1, 2, 1, 250, 333, 128}, "intfa", DType::i8, true, DType::bf16, true, true, 64};
   run_case(c64, rng, t);
   Case h{{1, 1, 1, 65, 130, 128}, "half-int8", DType::f16, false};
   run_case(h, rng, t);
+  print_totals(t);
 }
 
 }  // namespace
