@@ -179,10 +179,21 @@ bool device_is_sm90() {
 
 const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
 #ifdef INTFA_HAVE_SM90
+  // INTFA_SM90_CONSUMERS=2|3 prefers that many consumer warpgroups when a
+  // tuning build instantiates both (same results, different speed).
+  static const int want_consumers = [] {
+    const char* env = std::getenv("INTFA_SM90_CONSUMERS");
+    return env ? std::atoi(env) : 0;
+  }();
   int n = 0;
   const cuda::Sm90Config* all = cuda::sm90_configs(&n);
+  const cuda::Sm90Config* found = nullptr;
   for (int i = 0; i < n; ++i)
-    if (all[i].head_dim == head_dim && all[i].mode == mode) return &all[i];
+    if (all[i].head_dim == head_dim && all[i].mode == mode &&
+        (found == nullptr || (all[i].threads == 128 * (1 + want_consumers) &&
+                              found->threads != 128 * (1 + want_consumers))))
+      found = &all[i];
+  if (found != nullptr) return found;
 #else
   (void)head_dim, (void)mode;
 #endif

@@ -6,15 +6,15 @@
 namespace intfa::cuda {
 
 namespace {
-#define INTFA_SM90_CONFIG(D, MODE, BN)                                                 \
+#define INTFA_SM90_CONFIG(D, MODE, BN, C)                                                 \
   Sm90Config{D,                                                                      \
              PMode::MODE,                                                            \
-             sm90::Traits<D, PMode::MODE, BN>::kBlockM,                                  \
-             sm90::Traits<D, PMode::MODE, BN>::kBlockN,                                  \
-             sm90::Traits<D, PMode::MODE, BN>::kQKSwizzle,                               \
-             sm90::Traits<D, PMode::MODE, BN>::kSmemBytes,                               \
-             sm90::Traits<D, PMode::MODE, BN>::kThreads,                                 \
-             &sm90::launch_attention<sm90::Traits<D, PMode::MODE, BN>>},
+             sm90::Traits<D, PMode::MODE, BN, C>::kBlockM,                                  \
+             sm90::Traits<D, PMode::MODE, BN, C>::kBlockN,                                  \
+             sm90::Traits<D, PMode::MODE, BN, C>::kQKSwizzle,                               \
+             sm90::Traits<D, PMode::MODE, BN, C>::kSmemBytes,                               \
+             sm90::Traits<D, PMode::MODE, BN, C>::kThreads,                                 \
+             &sm90::launch_attention<sm90::Traits<D, PMode::MODE, BN, C>>},
 const Sm90Config kConfigs[] = {
 #include "sm90_configs.inc"
 };

@@ -27,6 +27,7 @@
 #include <cuda.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
@@ -220,8 +221,8 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // From the landed S of the block at n0 (scales in stage st): the online
   // softmax update, O and l rescaled by alpha, P̂ packed as the A operand of
   // P·V (interleaved16 key order) and the weight of this block's Ô.
-  auto softmax = [&](int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
-                     uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2]) {
+  auto softmax_body = [&](auto mask_tag, int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
+                          uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2]) {
     // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
     const float* ks_smem =
         reinterpret_cast<const float*>(base_ptr + (st - base) + T::kScaleOffset) + 2 * t;
@@ -233,7 +234,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       for (int e = 0; e < 4; ++e)
         x[j][e] = int_to_float_biased(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
     }
-    if (n0 + kBlockN > warp_n_full) {  // warp-uniform: ragged or causal-diagonal block
+    if constexpr (decltype(mask_tag)::value) {  // ragged or causal-diagonal block
       const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
 #pragma unroll
       for (int j = 0; j < T::kSTiles; ++j)
@@ -301,6 +302,16 @@ __global__ void __launch_bounds__(T::kThreads, 1)
 #pragma unroll
         for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] *= alpha[(i >> 1) & 1];
     }
+  };
+  // Two copies of the softmax: the masking of ragged and causal-diagonal
+  // blocks is compiled out of the other (a predicated compare and select per
+  // element otherwise; the branch is warp-uniform and holds no wgmma).
+  auto softmax = [&](int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
+                     uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2]) {
+    if (n0 + kBlockN > warp_n_full)
+      softmax_body(std::true_type{}, n0, st, sacc, pa, weight);
+    else
+      softmax_body(std::false_type{}, n0, st, sacc, pa, weight);
   };
   auto release = [&](int s) {
     __syncwarp();

@@ -31,7 +31,7 @@ void launch_attention(const Params& prm, int64_t num_ctas, cudaStream_t stream) 
 
 }  // namespace intfa::cuda::sm90
 
-#define INTFA_INSTANTIATE_SM90_ATTENTION(D, MODE, BN)                                      \
+#define INTFA_INSTANTIATE_SM90_ATTENTION(D, MODE, BN, CONSUMERS)                          \
   template void intfa::cuda::sm90::launch_attention<                                      \
-      intfa::cuda::sm90::Traits<D, intfa::cuda::PMode::MODE, BN>>(                        \
+      intfa::cuda::sm90::Traits<D, intfa::cuda::PMode::MODE, BN, CONSUMERS>>(             \
       const intfa::cuda::sm90::Params&, int64_t, cudaStream_t);

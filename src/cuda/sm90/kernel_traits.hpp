@@ -21,7 +21,7 @@
 
 namespace intfa::cuda::sm90 {
 
-template <int kHeadDim_, PMode kMode_, int kBlockN_>
+template <int kHeadDim_, PMode kMode_, int kBlockN_, int kConsumers_ = 2>
 struct Traits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr PMode kMode = kMode_;
@@ -36,13 +36,18 @@ struct Traits {
   static constexpr int kBlockN = kBlockN_;
   static_assert(kBlockN == 64 || kBlockN == 128, "key block 64 or 128 (the V̂ᵀ swizzle width)");
   static_assert(kHeadDim <= 128 || kBlockN == 64, "D = 256 needs 64-key blocks (registers)");
-  static constexpr int kConsumers = 2;
+  // Consumer warpgroups: 2 (software-pipelined loop, ping-pong) or 3 (plain
+  // loop, one more warp per scheduler to hide latency, fewer registers).
+  static constexpr int kConsumers = kConsumers_;
+  static_assert(kConsumers == 2 || kConsumers == 3, "2 or 3 consumer warpgroups");
+  static_assert(kHeadDim <= 128 || kConsumers == 2, "D = 256 needs the 240-register consumers");
   static constexpr int kRowsPerConsumer = 64;  // wgmma M
   static constexpr int kBlockM = kConsumers * kRowsPerConsumer;
   static constexpr int kThreads = 128 * (1 + kConsumers);
   static constexpr int kStages = 4;
-  static constexpr int kProducerRegs = 24;
-  static constexpr int kConsumerRegs = 240;  // 24 + 2·240 = 504 ≤ 512 per thread-quad of 128
+  // setmaxnreg budgets: 128·(producer + consumers·consumer) ≤ 65536.
+  static constexpr int kProducerRegs = kConsumers == 2 ? 24 : 32;
+  static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
 
   // Q̂ / K̂ rows are split into column panels of the swizzle width.
   static constexpr int kQKSwizzle = kHeadDim >= 128 ? 128 : 64;
@@ -60,7 +65,7 @@ struct Traits {
   // Software-pipelined consumer loop (S of block n and Ô of block n − 1 in
   // one tensor-core phase, phases of the two consumers alternating): needs
   // the score, Ô and O accumulators live at once, so only up to D = 128.
-  static constexpr bool kOverlap = kHeadDim <= 128;
+  static constexpr bool kOverlap = kHeadDim <= 128 && kConsumers == 2;
   static_assert(!kOverlap || kPvChunks == 1, "the pipelined loop issues Ô in one chunk");
 
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
