@@ -206,7 +206,10 @@ class CudaRunner final : public Runner {
       for (size_t i = b; i < e; ++i) result.out[i] = half_to_float(host[i]);
     });
     const int32_t block = p.kv_block > 0 ? p.kv_block : default_kv_block(Backend::cuda, r, D);
-    result.detail = "cuda " + device_ + " mma.sync kv_block " + std::to_string(block) +
+    // interleaved16 V̂ᵀ runs the Hopper wgmma kernel, natural the mma.sync one.
+    const bool wgmma = r.int8_v() && vt_order == VtOrder::interleaved16;
+    result.detail = "cuda " + device_ + (wgmma ? " wgmma" : " mma.sync") + " kv_block " +
+                    std::to_string(block) +
                     (r.int8_v() ? std::string(" vt ") + vt_order_name(vt_order) : "");
     return result;
   }
