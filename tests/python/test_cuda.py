@@ -119,10 +119,15 @@ def test_quantize_cuda_matches_cpu(vt_order):
 
 
 def test_vt_order_cuda():
-    """The default order is the device's (intfa.default_vt_order('cuda')); both
-    orders give attention() bit for bit, and so do their bytes moved to the CPU
-    (attention_quantized reorders what its kernel does not read)."""
-    q, k, v = cuda_tensors(*make_qkv(1, 90, 200, 4, 2, 128, seed=35))
+    """The default order is the device's (intfa.default_vt_order('cuda')).
+    Quantized in the default order, attention_quantized gives attention() bit
+    for bit. The other order runs the other kernel (on Hopper: natural runs the
+    mma.sync kernel, interleaved16 the wgmma one), whose float operations come
+    in another order: its result is checked against the noise model instead.
+    Both orders' bytes moved to the CPU give the same result (attention_quantized
+    reorders what its kernel does not read)."""
+    arrays = make_qkv(1, 90, 200, 4, 2, 128, seed=35)
+    q, k, v = cuda_tensors(*arrays)
     default = intfa.default_vt_order("cuda")
     assert default in intfa.VT_ORDERS
     assert intfa.quantize(q, k, v).vt_order == default
@@ -131,7 +136,13 @@ def test_vt_order_cuda():
     for order in intfa.VT_ORDERS:
         qi = intfa.quantize(q, k, v, vt_order=order)
         assert qi.vt_order == order
-        assert torch.equal(intfa.attention_quantized(qi, causal=True), out)
+        got = intfa.attention_quantized(qi, causal=True)
+        if order == default:
+            assert torch.equal(got, out)
+        else:
+            check_accuracy(as_np(got), None, as_np(q), as_np(k), as_np(v), "intfa",
+                           f"cuda vt_order={order}", causal=True, backend="cuda",
+                           out_dtype="float16")
         host = qi._replace(**{f: getattr(qi, f).cpu()
                               for f in ("q_int8", "q_scale", "k_int8", "k_scale", "vt",
                                         "v_scale", "lse_offset", "k_mean")})
