@@ -18,6 +18,31 @@ namespace intfa::cuda {
 inline constexpr float kLn2 = 0.693147180559945309f;  // as src/cpu/softmax_row.hpp
 inline constexpr float kNegInf = -__builtin_huge_valf();
 
+// The (batch, head, query block) of this CTA: query blocks vary fastest so
+// the CTAs resident together share K/V in L2, and the heaviest (causal: last)
+// query blocks start first.
+struct TileCoords {
+  int b, h, hk, m0;
+};
+__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
+  int64_t linear = blockIdx.x;
+  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
+  linear /= p.num_q_blocks;
+  TileCoords c;
+  c.h = static_cast<int>(linear % p.heads);
+  c.b = static_cast<int>(linear / p.heads);
+  c.hk = c.h / p.head_ratio;
+  c.m0 = qb * block_m;
+  return c;
+}
+
+// Keys visible to query row `row` (exclusive bound), bottom-right aligned.
+__device__ __forceinline__ int visible_keys(const KernelParams& p, int row) {
+  if (!p.causal) return p.seqlen_k;
+  const int64_t v = static_cast<int64_t>(row) + p.seqlen_k - p.seqlen_q + 1;
+  return v < 0 ? 0 : (v > p.seqlen_k ? p.seqlen_k : static_cast<int>(v));
+}
+
 // What one key block changes for one query row.
 struct RowBlockUpdate {
   float alpha;     // factor on the output and l accumulated so far
@@ -42,6 +67,95 @@ __device__ __forceinline__ RowBlockUpdate online_softmax_update(float m_blk, flo
   }
   m_run = m_new;
   return u;
+}
+
+// The block's row maxima of this thread's two rows (x in the accumulator
+// layout, masked keys −inf), reduced over the quad that shares a row, scaled
+// to log2 units, and the online-softmax update of each row. The thread-local
+// max is a tree (max is exact, so the order is free): a chain of 2·kTiles
+// dependent FMNMX would expose its latency.
+template <PMode kMode, int kTiles>
+__device__ __forceinline__ void block_max_update(const float (&x)[kTiles][4],
+                                                 const float (&row_factor)[2], float (&m_run)[2],
+                                                 float (&alpha)[2], float (&p_offset)[2],
+                                                 float (&weight)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float v[2 * kTiles];
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j) v[2 * j] = x[j][2 * r], v[2 * j + 1] = x[j][2 * r + 1];
+#pragma unroll
+    for (int step = 1; step < 2 * kTiles; step *= 2)
+#pragma unroll
+      for (int i = 0; i + step < 2 * kTiles; i += 2 * step) v[i] = fmaxf(v[i], v[i + step]);
+    float m_blk = v[0];
+    m_blk = fmaxf(m_blk, __shfl_xor_sync(0xffffffffu, m_blk, 1));
+    m_blk = fmaxf(m_blk, __shfl_xor_sync(0xffffffffu, m_blk, 2));
+    m_blk *= row_factor[r];  // max commutes with the positive scaling
+    const RowBlockUpdate u = online_softmax_update<kMode>(m_blk, m_run[r]);
+    alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
+  }
+}
+
+// 8-bit P of one key block for this thread's two rows: the codes of
+// 2^(x·row_factor − p_offset) (x in the accumulator layout: kTiles n8 tiles,
+// element e of row e >> 1), packed as the A registers of the 8-bit P·V
+// product (m16n8k32 and wgmma share the layout: register a of k step c holds
+// tiles 4c + 2(a >> 1) and +1, elements 2(a & 1) and +1, low byte first), and
+// this block's l per row: from the codes for p-u8 (the weights applied to V
+// then sum exactly to l), from the unquantized P for p-int8.
+// kNoExp: timing experiment only (wrong results), the exponential left out.
+template <PMode kMode, bool kNoExp = false, int kTiles>
+__device__ __forceinline__ void quantize_pack_p(const float (&x)[kTiles][4],
+                                                const float (&row_factor)[2],
+                                                const float (&p_offset)[2],
+                                                const float (&weight)[2],
+                                                uint32_t (&pa)[kTiles / 4][4], float (&l_blk)[2]) {
+  static_assert(kMode == PMode::uint8_block || kMode == PMode::int8_running, "8-bit P");
+  constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
+  uint32_t w[kTiles][4];
+  l_blk[0] = l_blk[1] = 0.f;
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float arg = fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]);
+      const float pr = kNoExp ? fmaxf(arg + 1.f, 0.f) : ex2_approx(arg);
+      if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
+      w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
+    }
+  [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
+#pragma unroll
+  for (int c = 0; c < kTiles / 4; ++c)
+#pragma unroll
+    for (int a = 0; a < 4; ++a) {
+      const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
+      pa[c][a] = pack_low_bytes(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0], w[j0 + 1][e0 + 1]);
+      if constexpr (kMode == PMode::uint8_block) sum[a & 1] = __dp4a(pa[c][a], 0x01010101u, sum[a & 1]);
+    }
+  if constexpr (kMode == PMode::uint8_block) {
+    l_blk[0] = static_cast<float>(sum[0]) * weight[0];
+    l_blk[1] = static_cast<float>(sum[1]) * weight[1];
+  }
+}
+
+// l and the output accumulator of this thread's two rows rescaled by the
+// block's alpha, l extended by the block's l. acc is in the accumulator
+// layout (element i of each group of 4 belongs to row (i >> 1) & 1); the
+// multiply is skipped when no row of the warp changed its max (alpha = 1).
+template <int kGroups, int kPerGroup>
+__device__ __forceinline__ void rescale_rows(float (&l_run)[2], const float (&l_blk)[2],
+                                             const float (&alpha)[2],
+                                             float (&acc)[kGroups][kPerGroup]) {
+  static_assert(kPerGroup % 4 == 0, "groups of n8-tile accumulator quads");
+#pragma unroll
+  for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + l_blk[r];
+  if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+#pragma unroll
+    for (int c = 0; c < kGroups; ++c)
+#pragma unroll
+      for (int i = 0; i < kPerGroup; ++i) acc[c][i] *= alpha[(i >> 1) & 1];
+  }
 }
 
 // The row's factor from Q̂ row scale to log2 units of the softmax argument,

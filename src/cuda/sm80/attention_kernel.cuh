@@ -63,21 +63,9 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
 
-  // ---- which tile: q blocks fastest (L2 reuse of K/V), heaviest first ------
-  int64_t linear = blockIdx.x;
-  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
-  linear /= p.num_q_blocks;
-  const int h = static_cast<int>(linear % p.heads);
-  const int b = static_cast<int>(linear / p.heads);
-  const int hk = h / p.head_ratio;
-  const int m0 = qb * kBlockM;
-
-  // Keys visible to query row `row` (exclusive bound), bottom-right aligned.
-  auto visible = [&](int row) -> int {
-    if (!p.causal) return p.seqlen_k;
-    const int64_t v = static_cast<int64_t>(row) + p.seqlen_k - p.seqlen_q + 1;
-    return v < 0 ? 0 : (v > p.seqlen_k ? p.seqlen_k : static_cast<int>(v));
-  };
+  const TileCoords tile = tile_of_block(p, kBlockM);
+  const int b = tile.b, h = tile.h, hk = tile.hk, m0 = tile.m0;
+  auto visible = [&](int row) { return visible_keys(p, row); };
   const int last_row = min(m0 + kBlockM, p.seqlen_q) - 1;
   const int n_blocks = (visible(last_row) + kBlockN - 1) / kBlockN;
 
@@ -271,54 +259,15 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
           for (int e = 0; e < 4; ++e)
             if (T::s_key(j, e, 0) >= limit[e >> 1]) x[j][e] = kNegInf;
       }
-      float m_blk[2] = {kNegInf, kNegInf};
-#pragma unroll
-      for (int j = 0; j < T::kNTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) m_blk[e >> 1] = fmaxf(m_blk[e >> 1], x[j][e]);
-
       float alpha[2], p_offset[2], weight[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 1));
-        m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 2));
-        m_blk[r] *= row_factor[r];  // max commutes with the positive scaling
-        const RowBlockUpdate u = online_softmax_update<kMode>(m_blk[r], m_run[r]);
-        alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
-      }
+      block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
 
       // ---- P ------------------------------------------------------------------------------
       constexpr int kPRegs = T::kPvSteps;
       uint32_t pa[kPRegs][4];
       float l_blk[2] = {0.f, 0.f};
       if constexpr (kIntP) {
-        constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
-        uint32_t w[T::kNTiles][4];
-#pragma unroll
-        for (int j = 0; j < T::kNTiles; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float pr = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
-            if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
-            w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
-          }
-        [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
-#pragma unroll
-        for (int cc = 0; cc < kPRegs; ++cc)
-#pragma unroll
-          for (int a = 0; a < 4; ++a) {
-            pa[cc][a] = pack_low_bytes(w[T::p_tile(cc, a, 0)][T::p_elem(a, 0)],
-                                       w[T::p_tile(cc, a, 1)][T::p_elem(a, 1)],
-                                       w[T::p_tile(cc, a, 2)][T::p_elem(a, 2)],
-                                       w[T::p_tile(cc, a, 3)][T::p_elem(a, 3)]);
-            if constexpr (kMode == PMode::uint8_block)
-              sum[a & 1] = __dp4a(pa[cc][a], 0x01010101u, sum[a & 1]);
-          }
-        if constexpr (kMode == PMode::uint8_block) {
-          // l from the quantized P (the weights applied to V sum exactly to l).
-          l_blk[0] = static_cast<float>(sum[0]) * weight[0];
-          l_blk[1] = static_cast<float>(sum[1]) * weight[1];
-        }
+        quantize_pack_p<kMode>(x, row_factor, p_offset, weight, pa, l_blk);
       } else {
         float pr[T::kNTiles][4];
 #pragma unroll
@@ -337,16 +286,9 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
             pa[cc][a] = kMode == PMode::f16 ? pack_half2(lo, hi) : pack_bf162(lo, hi);
           }
       }
-#pragma unroll
-      for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + l_blk[r];
 
       // ---- O = O·alpha + P·V ----------------------------------------------------------------
-      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-        for (int j = 0; j < T::kDTiles; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) acc[j][e] *= alpha[e >> 1];
-      }
+      rescale_rows(l_run, l_blk, alpha, acc);
 #pragma unroll
       for (int jdp = 0; jdp < T::kDTiles / 2; ++jdp) {
         if constexpr (kIntP) {

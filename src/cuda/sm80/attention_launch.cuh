@@ -16,17 +16,8 @@ namespace intfa::cuda {
 
 template <class T>
 void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stream) {
-  // Dynamic shared memory above 48 KB must be opted into, once per device.
   static std::atomic<uint64_t> configured{0};
-  int device = 0;
-  INTFA_CUDA_CHECK(cudaGetDevice(&device));
-  const uint64_t bit = device < 64 ? (1ull << device) : 0;
-  if (bit == 0 || (configured.load() & bit) == 0) {
-    INTFA_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<T>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          T::kSmemBytes));
-    configured.fetch_or(bit);
-  }
+  opt_in_shared_memory(attention_kernel<T>, T::kSmemBytes, configured);
   attention_kernel<T><<<static_cast<unsigned>(num_ctas), T::kThreads, T::kSmemBytes, stream>>>(p);
   check_launch("attention_kernel");
 }

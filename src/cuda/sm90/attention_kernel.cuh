@@ -68,20 +68,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
 
-  // ---- which tile: q blocks fastest (L2 reuse of K/V), heaviest first ------------
-  int64_t linear = blockIdx.x;
-  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
-  linear /= p.num_q_blocks;
-  const int h = static_cast<int>(linear % p.heads);
-  const int b = static_cast<int>(linear / p.heads);
-  const int hk = h / p.head_ratio;
-  const int m0 = qb * kBlockM;
-  // Keys visible to query row `row` (exclusive bound), bottom-right aligned.
-  auto visible = [&](int row) -> int {
-    if (!p.causal) return p.seqlen_k;
-    const int64_t v = static_cast<int64_t>(row) + p.seqlen_k - p.seqlen_q + 1;
-    return v < 0 ? 0 : (v > p.seqlen_k ? p.seqlen_k : static_cast<int>(v));
-  };
+  const TileCoords tile = tile_of_block(p, kBlockM);
+  const int b = tile.b, h = tile.h, hk = tile.hk, m0 = tile.m0;
+  auto visible = [&](int row) { return visible_keys(p, row); };
   const int n_blocks = (visible(min(m0 + kBlockM, p.seqlen_q) - 1) + kBlockN - 1) / kBlockN;
 
   if (tid == 0) {
@@ -242,66 +231,11 @@ __global__ void __launch_bounds__(T::kThreads, 1)
         for (int e = 0; e < 4; ++e)
           if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
     }
-    // Row max as a tree (max is exact, so the order does not matter): a
-    // chain of 2·kSTiles dependent FMNMX would expose its latency.
-    float m_blk[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float v[2 * T::kSTiles];
-#pragma unroll
-      for (int j = 0; j < T::kSTiles; ++j) v[2 * j] = x[j][2 * r], v[2 * j + 1] = x[j][2 * r + 1];
-#pragma unroll
-      for (int step = 1; step < 2 * T::kSTiles; step *= 2)
-#pragma unroll
-        for (int i = 0; i < 2 * T::kSTiles; i += 2 * step) v[i] = fmaxf(v[i], v[i + step]);
-      m_blk[r] = v[0];
-    }
     float alpha[2], p_offset[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 1));
-      m_blk[r] = fmaxf(m_blk[r], __shfl_xor_sync(0xffffffffu, m_blk[r], 2));
-      m_blk[r] *= row_factor[r];  // max commutes with the positive scaling
-      const RowBlockUpdate u = online_softmax_update<kMode>(m_blk[r], m_run[r]);
-      alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
-    }
-    constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
-    uint32_t w[T::kSTiles][4];
-    float l_blk[2] = {0.f, 0.f};
-#pragma unroll
-    for (int j = 0; j < T::kSTiles; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float arg = fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]);
-        // Ablation 1 (timing only, wrong results): no exponential.
-        const float pr = kAblation == 1 ? fmaxf(arg + 1.f, 0.f) : ex2_approx(arg);
-        if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
-        w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
-      }
-    [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
-#pragma unroll
-    for (int c = 0; c < T::kPvSteps; ++c)
-#pragma unroll
-      for (int a = 0; a < 4; ++a) {
-        // Register a of k step c: row g (a even) or g + 8, tiles 4c + 2(a >> 1) and +1.
-        const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
-        pa[c][a] = pack_low_bytes(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0], w[j0 + 1][e0 + 1]);
-        if constexpr (kMode == PMode::uint8_block)
-          sum[a & 1] = __dp4a(pa[c][a], 0x01010101u, sum[a & 1]);
-      }
-    if constexpr (kMode == PMode::uint8_block) {
-      // l from the quantized P (the weights applied to V sum exactly to l).
-      l_blk[0] = static_cast<float>(sum[0]) * weight[0];
-      l_blk[1] = static_cast<float>(sum[1]) * weight[1];
-    }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) l_run[r] = l_run[r] * alpha[r] + l_blk[r];
-    if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-      for (int c = 0; c < T::kPvChunks; ++c)
-#pragma unroll
-        for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] *= alpha[(i >> 1) & 1];
-    }
+    block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
+    float l_blk[2];
+    quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
+    rescale_rows(l_run, l_blk, alpha, acc);
   };
   // Two copies of the softmax: the masking of ragged and causal-diagonal
   // blocks is compiled out of the other (a predicated compare and select per
