@@ -1,8 +1,9 @@
 // INT8 FlashAttention forward on Hopper: wgmma, TMA and warp specialization.
-// One kernel template, instantiated per (head dim, P format) in the generated
+// One kernel template, instantiated per (head dim, P format, key block,
+// consumer warpgroups) in the generated
 // files listed by src/cuda/CMakeLists.txt (INTFA_CUDA_SM90_CONFIGS).
 //
-// CTA = one producer warpgroup + two consumer warpgroups (sm90/kernel_traits.hpp).
+// CTA = one producer warpgroup + two or three consumer warpgroups (sm90/kernel_traits.hpp).
 //   producer: one warp. Lane 0 loads the CTA's Q̂ tile once and, per key
 //     block, K̂ and V̂ᵀ tiles with TMA into a kStages-deep ring of stages
 //     (mbarrier full[s], completed by the copy engine's byte count and the
@@ -16,7 +17,7 @@
 //     Ô   = P̂·V̂         wgmma m64nDk32 u8·s8 (intfa) or s8·s8 (paper), A from registers
 //     O   = O·alpha + Ô·weight   (fp32)
 //   then releases the stage (mbarrier empty[s]).
-// The two consumers run the same loop; while one is in its softmax the other's
+// The consumers run the same loop; while one is in its softmax another's
 // wgmmas occupy the tensor cores. Integer accumulators start from the magic
 // bias (common/ptx.cuh) so each converts to float in one FADD.
 //
@@ -36,9 +37,6 @@
 #include "sm90/ptx_sm90.cuh"
 
 namespace intfa::cuda::sm90 {
-
-// Named barriers that order the two consumers' tensor-core phases (ids 1, 2).
-inline constexpr int kSchedBarrier0 = 1;
 
 // Timing experiments (docs/PERF.md), never in a normal build: compile with
 // -DINTFA_SM90_ABLATION=n to leave one stage out (results are then wrong).
@@ -256,105 +254,36 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
   if (n_mine > 0) mbar_wait(q_bar, 0);
 
-  if constexpr (T::kOverlap) {
-    // Software pipeline (FlashAttention-3 order): one tensor-core phase per
-    // step issues S of block n and Ô of block n − 1 together, then the
-    // softmax of block n runs while the other consumer's phase occupies the
-    // tensor cores. Named barriers make the two consumers' phases alternate:
-    // both go through the same number of rounds (a consumer with fewer blocks,
-    // causal, passes its remaining turns empty). The wgmmas sit outside any
-    // branch so that the compiler keeps them asynchronous.
-    const int other_row0 = m0 + T::kRowsPerConsumer * (1 - cw);
-    const int other_n_end =
-        other_row0 < p.seqlen_q ? visible(min(other_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
-    const int other_mine = min(n_blocks, (other_n_end + kBlockN - 1) / kBlockN);
-    const int rounds = max(n_mine > 0 ? n_mine + 1 : 0, other_mine > 0 ? other_mine + 1 : 0);
-    int round = 0;
-    auto turn_begin = [&]() { named_barrier_sync(kSchedBarrier0 + cw, 2 * 128); };
-    auto turn_end = [&]() {
-      if (cw == 0 || round < rounds - 1) named_barrier_arrive(kSchedBarrier0 + 1 - cw, 2 * 128);
-      ++round;
-    };
-    if (cw == 1 && rounds > 0) named_barrier_arrive(kSchedBarrier0 + 0, 2 * 128);  // consumer 0 first
-
-    if (n_mine > 0) {
-      int32_t sacc[T::kSRegs];
-      int32_t oacc[T::kPvRegs];
-      uint32_t pa[T::kPvSteps][4];
-      float weight[2];
-      mbar_wait(full_bar(0), 0);
-      turn_begin();
-      issue_qk(stage_addr(0), sacc);
+  // Per key block: S, softmax, Ô in turn, each wgmma group waited for at
+  // once. The consumers (2 or 3) overlap each other: while one waits for its
+  // products the others run their softmax. (A two-consumer software pipeline
+  // in the FlashAttention-3 order, S of block n and Ô of block n − 1 in one
+  // phase with the consumers alternating on named barriers, measured slower
+  // than three consumers with this loop: docs/PERF.md; commit 77d3b17.)
+  int32_t sacc[T::kSRegs];
+  for (int n = 0; n < n_blocks; ++n) {
+    const int s = n % T::kStages;
+    const uint32_t st = stage_addr(s);
+    mbar_wait(full_bar(s), (n / T::kStages) & 1);
+    if (n < n_mine) {
+      issue_qk(st, sacc);
       wgmma_commit();
-      turn_end();
       wgmma_wait<0>();
       fence_registers(sacc);
-      softmax(0, stage_addr(0), sacc, pa, weight);
-      for (int n = 1; n < n_mine; ++n) {
-        const int s = n % T::kStages, s_prev = (n - 1) % T::kStages;
-        mbar_wait(full_bar(s), (n / T::kStages) & 1);
-        turn_begin();
-        issue_qk(stage_addr(s), sacc);
-        issue_pv(stage_addr(s_prev), 0, pa, oacc);
-        wgmma_commit();
-        turn_end();
-        wgmma_wait<0>();
-        fence_registers(sacc);
-        fence_registers(oacc);
-        accumulate(0, oacc, weight);
-        release(s_prev);
-        softmax(n * kBlockN, stage_addr(s), sacc, pa, weight);
-      }
-      const int s_last = (n_mine - 1) % T::kStages;
-      turn_begin();
-      issue_pv(stage_addr(s_last), 0, pa, oacc);
-      wgmma_commit();
-      turn_end();
-      wgmma_wait<0>();
-      fence_registers(oacc);
-      accumulate(0, oacc, weight);
-      release(s_last);
-    }
-    // Blocks no row of this consumer sees are released one per remaining turn
-    // (the other consumer needs their stages refilled to progress).
-    int next_free = n_mine;
-    auto release_next = [&]() {
-      mbar_wait(full_bar(next_free % T::kStages), (next_free / T::kStages) & 1);
-      release(next_free % T::kStages);
-      ++next_free;
-    };
-    while (round < rounds) {
-      turn_begin();
-      turn_end();
-      if (next_free < n_blocks) release_next();
-    }
-    while (next_free < n_blocks) release_next();
-  } else {
-    int32_t sacc[T::kSRegs];
-    for (int n = 0; n < n_blocks; ++n) {
-      const int s = n % T::kStages;
-      const uint32_t st = stage_addr(s);
-      mbar_wait(full_bar(s), (n / T::kStages) & 1);
-      if (n < n_mine) {
-        issue_qk(st, sacc);
-        wgmma_commit();
-        wgmma_wait<0>();
-        fence_registers(sacc);
-        uint32_t pa[T::kPvSteps][4];
-        float weight[2];
-        softmax(n * kBlockN, st, sacc, pa, weight);
+      uint32_t pa[T::kPvSteps][4];
+      float weight[2];
+      softmax(n * kBlockN, st, sacc, pa, weight);
 #pragma unroll
-        for (int c = 0; c < T::kPvChunks; ++c) {
-          int32_t oacc[T::kPvRegs];
-          issue_pv(st, c, pa, oacc);
-          wgmma_commit();
-          wgmma_wait<0>();
-          fence_registers(oacc);
-          accumulate(c, oacc, weight);
-        }
+      for (int c = 0; c < T::kPvChunks; ++c) {
+        int32_t oacc[T::kPvRegs];
+        issue_pv(st, c, pa, oacc);
+        wgmma_commit();
+        wgmma_wait<0>();
+        fence_registers(oacc);
+        accumulate(c, oacc, weight);
       }
-      release(s);
     }
+    release(s);
   }
 
   // ---- epilogue: O = acc · v_scale / l, LSE -------------------------------------------

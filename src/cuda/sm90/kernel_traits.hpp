@@ -1,10 +1,10 @@
 // Compile-time configuration of the Hopper (wgmma) attention kernel: tile
 // sizes, warpgroup roles, register budgets and the shared-memory map.
 //
-// CTA = 3 warpgroups: warpgroup 0 is the producer (one warp issues the TMA
-// copies and stages the key scales), warpgroups 1 and 2 are consumers, each
-// owning 64 query rows (kBlockM = 128 per CTA). While one consumer runs its
-// softmax the other's wgmmas keep the tensor cores busy.
+// CTA = 1 + kConsumers warpgroups: warpgroup 0 is the producer (one warp
+// issues the TMA copies and stages the key scales), warpgroups 1.. are
+// consumers, each owning 64 query rows (kBlockM = 64 · kConsumers). While one
+// consumer runs its softmax another's wgmmas keep the tensor cores busy.
 //
 // Shared memory (every tile 1024-byte aligned, as the 128-byte swizzle needs):
 //   Q̂ tile        kBlockM rows × D bytes, as D / kQKSwizzle column panels
@@ -36,8 +36,8 @@ struct Traits {
   static constexpr int kBlockN = kBlockN_;
   static_assert(kBlockN == 64 || kBlockN == 128, "key block 64 or 128 (the V̂ᵀ swizzle width)");
   static_assert(kHeadDim <= 128 || kBlockN == 64, "D = 256 needs 64-key blocks (registers)");
-  // Consumer warpgroups: 2 (software-pipelined loop, ping-pong) or 3 (plain
-  // loop, one more warp per scheduler to hide latency, fewer registers).
+  // Consumer warpgroups: 3 (one more warp per scheduler to hide latency, 160
+  // registers) or 2 (240 registers: D = 256's output accumulator needs them).
   static constexpr int kConsumers = kConsumers_;
   static_assert(kConsumers == 2 || kConsumers == 3, "2 or 3 consumer warpgroups");
   static_assert(kHeadDim <= 128 || kConsumers == 2, "D = 256 needs the 240-register consumers");
@@ -62,11 +62,6 @@ struct Traits {
   static constexpr int kPvN = kHeadDim < 128 ? kHeadDim : 128;
   static constexpr int kPvChunks = kHeadDim / kPvN;
 
-  // Software-pipelined consumer loop (S of block n and Ô of block n − 1 in
-  // one tensor-core phase, phases of the two consumers alternating): needs
-  // the score, Ô and O accumulators live at once, so only up to D = 128.
-  static constexpr bool kOverlap = kHeadDim <= 128 && kConsumers == 2;
-  static_assert(!kOverlap || kPvChunks == 1, "the pipelined loop issues Ô in one chunk");
 
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
   static constexpr int kSRegs = kBlockN / 2;       // int32 score registers per thread

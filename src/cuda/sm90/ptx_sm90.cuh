@@ -68,16 +68,6 @@ __device__ __forceinline__ void prefetch_tensor_map(const void* map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(map)) : "memory");
 }
 
-// ---- named barriers (id 0 is __syncthreads) ---------------------------------------------
-// sync: wait until `threads` threads (this warp's included) arrived at `id`;
-// arrive: count this warp's threads without waiting.
-__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-
 // ---- register reallocation between warpgroups -------------------------------------------
 template <int kRegs>
 __device__ __forceinline__ void setmaxnreg_dec() {
