@@ -416,8 +416,8 @@ Case random_case(std::mt19937_64& rng) {
   c.out_dtype = outs[pick(0, 2)];
   c.bhsd_out = pick(0, 1);
   c.lse = pick(0, 3) != 0;
-  // D = 128 intfa has two key blocks (128 default, 64).
-  if (c.s.head_dim == 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
+  // D = 64 and 128 intfa have two key blocks (128 default, 64).
+  if (c.s.head_dim <= 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
   if (pick(0, 5) == 0) c.dist = Dist::outlier;
   return c;
 }
