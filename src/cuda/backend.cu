@@ -10,6 +10,7 @@
 // environment makes the defaults pick the mma.sync kernel on Hopper too.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <string>
@@ -169,12 +170,18 @@ bool forced_sm80() {
 }
 
 // Compute capability 9.0 (H100, H200) on the current device.
+// Asked several times per attention call (defaults, support check, launch):
+// the answer is cached per device (0 unknown, 1 no, 2 yes).
 bool device_is_sm90() {
-  int major = 0, minor = 0;
+  static std::atomic<int8_t> known[64] = {};
   const int device = current_device();
+  if (device >= 0 && device < 64 && known[device].load() != 0) return known[device].load() == 2;
+  int major = 0, minor = 0;
   INTFA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   INTFA_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  return major == 9 && minor == 0;
+  const bool yes = major == 9 && minor == 0;
+  if (device >= 0 && device < 64) known[device].store(yes ? 2 : 1);
+  return yes;
 }
 
 const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
