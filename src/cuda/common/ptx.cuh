@@ -27,6 +27,13 @@ __device__ __forceinline__ uint32_t smem_u32(const void* ptr) {
 // ---- cp.async (global -> shared, bypassing registers) -----------------------
 // 16 bytes, L2 only (.cg). src_bytes = 0 writes 16 zero bytes and reads nothing
 // (the address must still be a valid global address).
+// Two floats from a shared-memory address (8-byte aligned); a 32-bit shared
+// address avoids the generic-to-shared conversion of a pointer.
+__device__ __forceinline__ float2 lds_f32x2(uint32_t addr) {
+  float2 v;
+  asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(addr));
+  return v;
+}
 __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, int src_bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                "r"(src_bytes)

@@ -18,8 +18,15 @@
 //     O   = O·alpha + Ô·weight   (fp32)
 //   then releases the stage (mbarrier empty[s]).
 // The consumers run the same loop; while one is in its softmax another's
-// wgmmas occupy the tensor cores. Integer accumulators start from the magic
-// bias (common/ptx.cuh) so each converts to float in one FADD.
+// wgmmas occupy the tensor cores. The first k step of each product overwrites
+// its accumulator (scale-d = 0), so nothing presets it, and each int32 turns
+// into a float in one I2FP, exact below 2^24; on sm_90 I2FP issues at the
+// full rate and not on the special-function pipe that MUFU.EX2 needs
+// (bench/cvt_peak.cu: 39.6 conversions per SM clock, and with an ex2 each
+// the pair runs at the ex2 rate). That is one instruction per score element
+// and one per output element and key block fewer than the magic-bias
+// conversion (MOV to preset + FADD), which the mma.sync kernel keeps because
+// its C operand presets the bias for free.
 //
 // Semantics are those of the mma.sync kernel (sm80/attention_kernel.cuh) and
 // the CPU emulation with kv_block = Traits::kBlockN.
@@ -129,7 +136,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
 
   // ======================= consumers =======================
   setmaxnreg_inc<T::kConsumerRegs>();
-  const int cw = wg - 1;           // consumer index
+  // Consumer index, read from lane 0 so the compiler knows it is warp-uniform:
+  // the descriptors derived from it then live in uniform registers.
+  const int cw = __shfl_sync(0xffffffffu, wg - 1, 0);
   const int wq = warp & 3;         // warp within the warpgroup: rows 16·wq..
   const int g = lane >> 2, t = lane & 3;
   const int wg_row0 = m0 + T::kRowsPerConsumer * cw;
@@ -156,70 +165,83 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] = 0.f;
 
   // Descriptors of this warpgroup's operands (k32 step kk).
-  auto q_desc = [&](int kk) {
-    return smem_desc(q_smem + (kk / T::kQKStepsPerPanel) * T::kQPanelBytes +
-                         cw * T::kRowsPerConsumer * T::kQKSwizzle + (kk % T::kQKStepsPerPanel) * 32,
-                     8 * T::kQKSwizzle, T::kQKSwizzle);
+  // Q̂ is loop-invariant; K̂ and V̂ᵀ are encoded once per stage use and
+  // advanced by constant offsets per k step.
+  const uint64_t q_desc0 =
+      smem_desc(q_smem + cw * T::kRowsPerConsumer * T::kQKSwizzle, 8 * T::kQKSwizzle, T::kQKSwizzle);
+  constexpr auto qk_step_offset = [](int kk, int panel_bytes) {
+    return static_cast<uint32_t>((kk / T::kQKStepsPerPanel) * panel_bytes + (kk % T::kQKStepsPerPanel) * 32);
   };
-  auto k_desc = [&](uint32_t stage, int kk) {
-    return smem_desc(stage + (kk / T::kQKStepsPerPanel) * T::kKPanelBytes +
-                         (kk % T::kQKStepsPerPanel) * 32,
-                     8 * T::kQKSwizzle, T::kQKSwizzle);
+  auto q_desc = [&](int kk) { return desc_advance(q_desc0, qk_step_offset(kk, T::kQPanelBytes)); };
+  auto k_desc = [&](uint64_t k_desc0, int kk) {
+    return desc_advance(k_desc0, qk_step_offset(kk, T::kKPanelBytes));
   };
-  auto v_desc = [&](uint32_t stage, int chunk, int kk) {
-    return smem_desc(stage + T::kVOffset + chunk * T::kVChunkBytes + kk * 32, 8 * kBlockN,
-                     T::kVSwizzle);
+  auto v_desc = [&](uint64_t v_desc0, int chunk, int kk) {
+    return desc_advance(v_desc0, chunk * T::kVChunkBytes + kk * 32);
   };
 
   // ---- the steps of one key block -----------------------------------------------------
-  // S = Q̂·K̂ᵀ issued (not waited for), accumulating onto the magic bias.
+  // S = Q̂·K̂ᵀ issued (not waited for); the first k step overwrites sacc.
   auto issue_qk = [&](uint32_t st, int32_t (&sacc)[T::kSRegs]) {
-#pragma unroll
-    for (int i = 0; i < T::kSRegs; ++i) sacc[i] = kMagicBits;
-    fence_registers(sacc);
+    const uint64_t k0 = smem_desc(st, 8 * T::kQKSwizzle, T::kQKSwizzle);
     wgmma_fence();
-    if constexpr (kAblation != 2) {  // ablation 2: no Q̂·K̂ᵀ
+    if constexpr (kAblation == 2) {  // ablation 2: no Q̂·K̂ᵀ
 #pragma unroll
-      for (int kk = 0; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(st, kk));
+      for (int i = 0; i < T::kSRegs; ++i) sacc[i] = 0;
+    } else {
+      Wgmma<kBlockN>::template ss_s8s8<false>(sacc, q_desc(0), k_desc(k0, 0));
+#pragma unroll
+      for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(k0, kk));
     }
   };
   // Ô chunk = P̂·V̂ issued (not waited for).
+  // Ô chunk = P̂·V̂ issued (not waited for); the first k step overwrites oacc.
   auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
                       int32_t (&oacc)[T::kPvRegs]) {
-#pragma unroll
-    for (int i = 0; i < T::kPvRegs; ++i) oacc[i] = kMagicBits;
-    fence_registers(oacc);
+    const uint64_t v0 = smem_desc(st + T::kVOffset, 8 * kBlockN, T::kVSwizzle);
     wgmma_fence();
+    if constexpr (kAblation == 3) {  // ablation 3: no P̂·V̂
+#pragma unroll
+      for (int i = 0; i < T::kPvRegs; ++i) oacc[i] = 0;
+      return;
+    }
 #pragma unroll
     for (int kk = 0; kk < T::kPvSteps; ++kk) {
-      if constexpr (kAblation == 3) break;  // ablation 3: no P̂·V̂
-      if constexpr (kMode == PMode::uint8_block)
-        Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(st, chunk, kk));
-      else
-        Wgmma<T::kPvN>::rs_s8s8(oacc, pa[kk], v_desc(st, chunk, kk));
+      if constexpr (kMode == PMode::uint8_block) {
+        if (kk == 0)
+          Wgmma<T::kPvN>::template rs_u8s8<false>(oacc, pa[kk], v_desc(v0, chunk, kk));
+        else
+          Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(v0, chunk, kk));
+      } else {
+        if (kk == 0)
+          Wgmma<T::kPvN>::template rs_s8s8<false>(oacc, pa[kk], v_desc(v0, chunk, kk));
+        else
+          Wgmma<T::kPvN>::rs_s8s8(oacc, pa[kk], v_desc(v0, chunk, kk));
+      }
     }
   };
   // O chunk += Ô·weight (O was already multiplied by this block's alpha).
   auto accumulate = [&](int chunk, const int32_t (&oacc)[T::kPvRegs], const float (&weight)[2]) {
 #pragma unroll
     for (int i = 0; i < T::kPvRegs; ++i)
-      acc[chunk][i] = fmaf(int_to_float_biased(oacc[i]), weight[(i >> 1) & 1], acc[chunk][i]);
+      acc[chunk][i] = fmaf(static_cast<float>(oacc[i]), weight[(i >> 1) & 1], acc[chunk][i]);
   };
   // From the landed S of the block at n0 (scales in stage st): the online
-  // softmax update, O and l rescaled by alpha, P̂ packed as the A operand of
-  // P·V (interleaved16 key order) and the weight of this block's Ô.
+  // softmax update, P̂ packed as the A operand of P·V (interleaved16 key
+  // order), the weight of this block's Ô, and the alpha and l of the block
+  // (applied by rescale_rows while P·V runs).
   auto softmax_body = [&](auto mask_tag, int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
-                          uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2]) {
+                          uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
+                          float (&l_blk)[2]) {
     // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
-    const float* ks_smem =
-        reinterpret_cast<const float*>(base_ptr + (st - base) + T::kScaleOffset) + 2 * t;
+    const uint32_t ks_smem = st + T::kScaleOffset + 8 * t;
     float x[T::kSTiles][4];
 #pragma unroll
     for (int j = 0; j < T::kSTiles; ++j) {
-      const float2 ks = *reinterpret_cast<const float2*>(ks_smem + 8 * j);
+      const float2 ks = lds_f32x2(ks_smem + 32 * j);
 #pragma unroll
       for (int e = 0; e < 4; ++e)
-        x[j][e] = int_to_float_biased(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
+        x[j][e] = static_cast<float>(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
     }
     if constexpr (decltype(mask_tag)::value) {  // ragged or causal-diagonal block
       const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
@@ -229,21 +251,20 @@ __global__ void __launch_bounds__(T::kThreads, 1)
         for (int e = 0; e < 4; ++e)
           if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
     }
-    float alpha[2], p_offset[2];
+    float p_offset[2];
     block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
-    float l_blk[2];
     quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
-    rescale_rows(l_run, l_blk, alpha, acc);
   };
   // Two copies of the softmax: the masking of ragged and causal-diagonal
   // blocks is compiled out of the other (a predicated compare and select per
   // element otherwise; the branch is warp-uniform and holds no wgmma).
   auto softmax = [&](int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
-                     uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2]) {
+                     uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
+                     float (&l_blk)[2]) {
     if (n0 + kBlockN > warp_n_full)
-      softmax_body(std::true_type{}, n0, st, sacc, pa, weight);
+      softmax_body(std::true_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
     else
-      softmax_body(std::false_type{}, n0, st, sacc, pa, weight);
+      softmax_body(std::false_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
   };
   auto release = [&](int s) {
     __syncwarp();
@@ -254,12 +275,16 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
   if (n_mine > 0) mbar_wait(q_bar, 0);
 
-  // Per key block: S, softmax, Ô in turn, each wgmma group waited for at
-  // once. The consumers (2 or 3) overlap each other: while one waits for its
-  // products the others run their softmax. (A two-consumer software pipeline
-  // in the FlashAttention-3 order, S of block n and Ô of block n − 1 in one
-  // phase with the consumers alternating on named barriers, measured slower
-  // than three consumers with this loop: docs/PERF.md; commit 77d3b17.)
+  // Per key block: S, softmax, Ô in turn. The consumers (2 or 3) overlap
+  // each other: while one waits for its products the others run their
+  // softmax. Within a consumer, the work that does not depend on a product
+  // runs while it is in flight: O and l are rescaled by alpha after P·V is
+  // issued, and with several output chunks in flight (kPvChunksInFlight) each
+  // is accumulated while the next one still runs. (A two-consumer software
+  // pipeline in the FlashAttention-3 order, S of block n and Ô of block n − 1
+  // in one phase with the consumers alternating on named barriers, measured
+  // slower than three consumers with this loop: docs/PERF.md; commit 77d3b17.)
+  constexpr int kInFlight = T::kPvChunksInFlight;
   int32_t sacc[T::kSRegs];
   for (int n = 0; n < n_blocks; ++n) {
     const int s = n % T::kStages;
@@ -271,16 +296,25 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       wgmma_wait<0>();
       fence_registers(sacc);
       uint32_t pa[T::kPvSteps][4];
-      float weight[2];
-      softmax(n * kBlockN, st, sacc, pa, weight);
+      float weight[2], alpha[2], l_blk[2];
+      softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
+      fence_registers(m_run);  // the new running max in its own register before P·V is issued
 #pragma unroll
-      for (int c = 0; c < T::kPvChunks; ++c) {
-        int32_t oacc[T::kPvRegs];
-        issue_pv(st, c, pa, oacc);
-        wgmma_commit();
-        wgmma_wait<0>();
-        fence_registers(oacc);
-        accumulate(c, oacc, weight);
+      for (int c0 = 0; c0 < T::kPvChunks; c0 += kInFlight) {
+        int32_t oacc[kInFlight][T::kPvRegs];
+#pragma unroll
+        for (int f = 0; f < kInFlight; ++f) {
+          issue_pv(st, c0 + f, pa, oacc[f]);
+          wgmma_commit();
+        }
+        if (c0 == 0) rescale_rows(l_run, l_blk, alpha, acc);
+#pragma unroll
+        for (int f = 0; f < kInFlight; ++f) {
+          wgmma_wait_pending(kInFlight - 1 - f);
+          fence_registers(oacc[f]);
+          accumulate(c0 + f, oacc[f], weight);
+          if (f + 1 < kInFlight) fence_registers(acc[c0 + f]);  // before the next wait
+        }
       }
     }
     release(s);

@@ -19,6 +19,10 @@
 
 #include "sm80/kernel_traits.hpp"  // PMode
 
+#ifndef INTFA_SM90_PV_CHUNK
+#define INTFA_SM90_PV_CHUNK 64
+#endif
+
 namespace intfa::cuda::sm90 {
 
 template <int kHeadDim_, PMode kMode_, int kBlockN_, int kConsumers_ = 2>
@@ -57,10 +61,16 @@ struct Traits {
   // V̂ᵀ rows are kBlockN bytes: the swizzle width is the key block.
   static constexpr int kVSwizzle = kBlockN;
   static constexpr int kPvSteps = kBlockN / 32;
-  // P·V in output chunks of at most 128 channels (the int32 accumulator of a
-  // chunk lives beside the fp32 output accumulator).
-  static constexpr int kPvN = kHeadDim < 128 ? kHeadDim : 128;
+  // P·V in output chunks (wgmma N) whose int32 accumulators live beside the
+  // fp32 output accumulator. D <= 128: chunks of 64 channels, all issued at
+  // once, so each is accumulated into O while the next one still runs.
+  // D = 256: two chunks of 128 in turn (the registers hold one at a time).
+  // INTFA_SM90_PV_CHUNK=128 (timing experiments) makes D = 128 one chunk.
+  static constexpr int kPvChunkLimit = INTFA_SM90_PV_CHUNK;
+  static_assert(kPvChunkLimit == 64 || kPvChunkLimit == 128, "P·V chunk of 64 or 128");
+  static constexpr int kPvN = kHeadDim == 256 ? 128 : (kHeadDim < kPvChunkLimit ? kHeadDim : kPvChunkLimit);
   static constexpr int kPvChunks = kHeadDim / kPvN;
+  static constexpr int kPvChunksInFlight = kHeadDim == 256 ? 1 : kPvChunks;
 
 
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
@@ -88,9 +98,9 @@ struct Traits {
   static_assert(kQTileBytes % 1024 == 0 && kKTileBytes % 1024 == 0 && kVTileBytes % 1024 == 0,
                 "tiles stay 1024-byte aligned");
   static_assert(kSmemBytes <= 227 * 1024, "fits the sm_90 shared memory");
-  // Exact int -> float conversion through the magic bias (common/ptx.cuh).
-  static_assert(127 * 127 * kHeadDim < (1 << 22), "QK dot range");
-  static_assert(255 * 127 * kBlockN < (1 << 22), "PV dot range");
+  // Integer products convert to float exactly (I2FP below 2^24).
+  static_assert(127 * 127 * kHeadDim < (1 << 24), "QK dot range");
+  static_assert(255 * 127 * kBlockN < (1 << 24), "PV dot range");
 };
 
 }  // namespace intfa::cuda::sm90

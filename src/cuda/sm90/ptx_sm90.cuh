@@ -91,6 +91,14 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr, uint32_t group_byte
          (static_cast<uint64_t>(group_bytes >> 4) << 32) | (mode << 62);
 }
 
+// The descriptor of the same tile `bytes` further on: the start address field
+// (bits 0-13, address / 16) grows by bytes / 16, which cannot carry out of
+// the field because shared addresses stay below 2^18 (228 KB). One 64-bit add
+// instead of re-encoding the address per k step.
+__device__ __forceinline__ uint64_t desc_advance(uint64_t desc, uint32_t bytes) {
+  return desc + (bytes >> 4);
+}
+
 __device__ __forceinline__ void wgmma_fence() {
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 }
@@ -101,12 +109,28 @@ template <int N>
 __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
+// wgmma_wait<n> for an n known only after unrolling (0..3).
+__device__ __forceinline__ void wgmma_wait_pending(int n) {
+  switch (n) {
+    case 0: wgmma_wait<0>(); break;
+    case 1: wgmma_wait<1>(); break;
+    case 2: wgmma_wait<2>(); break;
+    default: wgmma_wait<3>(); break;
+  }
+}
 // Pins accumulator registers at this point of the program, so the compiler
 // does not move their reads or writes across an asynchronous wgmma.
 template <int N>
 __device__ __forceinline__ void fence_registers(int32_t (&r)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+// The same for float registers: keeps their computation before a later
+// wgmma wait (otherwise the compiler may sink it past the wait).
+template <int N>
+__device__ __forceinline__ void fence_registers(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
 }
 
 // D += A·B, m64nNk32, s32 accumulators (generated wrappers: Wgmma<N>::ss_s8s8,

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Side-by-side kernel timing of the working tree against a git revision (and
+# optional compile-time variants of the working tree), in one process tree on
+# one GPU, runs interleaved shape by shape so that clock drift hits every
+# build alike (docs/PERF.md, "Versions").
+#   bench/ab_compare.sh OUTDIR REF
+# Environment:
+#   AB_VARIANTS  space-separated name=CUDA-flags builds of the working tree,
+#                e.g. "pv128=-DINTFA_SM90_PV_CHUNK=128"
+#   AB_DIMS (128), AB_SEQLENS (4096,16384), AB_CAUSAL (0), AB_RECIPE (intfa),
+#   AB_KERNEL (default: the back-end's choice; sm80 forces mma.sync)
+# Only intfa-bench is built, for the GPU present, with the default sm80
+# instantiation list cut to the D=64/128/256 int8 kernels to save build time.
+set -euo pipefail
+OUT=${1:?usage: bench/ab_compare.sh OUTDIR REF}
+REF=${2:?usage: bench/ab_compare.sh OUTDIR REF}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH=$PATH:/usr/local/cuda/bin
+CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' ')
+ARCH=${CC/./}
+[[ "$ARCH" == 90 ]] && ARCH=90a
+SM80_CONFIGS="64 uint8_block 128 4 0;64 int8_running 64 8 0;128 uint8_block 128 4 0;128 int8_running 64 4 1;256 uint8_block 64 8 0;256 int8_running 64 8 0"
+
+build() {  # name source-dir cuda-flags
+  local b=/tmp/ab-build-$1
+  cmake -S "$2" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" \
+    -DINTFA_BUILD_TESTS=OFF -DINTFA_BUILD_PYTHON=OFF -DINTFA_CUDA_ATTENTION_CONFIGS="$SM80_CONFIGS" \
+    -DCMAKE_CUDA_FLAGS="$3" >"$OUT/configure-$1.log" 2>&1
+  cmake --build "$b" -j "$(nproc)" --target intfa-bench >"$OUT/build-$1.log" 2>&1 ||
+    { tail -30 "$OUT/build-$1.log"; exit 1; }
+  echo "$b/tools/intfa-bench"
+}
+
+rm -rf /tmp/ab-ref-src && mkdir -p /tmp/ab-ref-src
+git archive "$REF" | tar -x -C /tmp/ab-ref-src
+NAMES=(ref cur)
+BINS=("$(build ref /tmp/ab-ref-src "")" "$(build cur "$ROOT" "")")
+for v in ${AB_VARIANTS:-}; do
+  NAMES+=("${v%%=*}")
+  BINS+=("$(build "${v%%=*}" "$ROOT" "${v#*=}")")
+done
+
+: >"$OUT/ab.jsonl"
+printf '%-6s %-6s %-6s' D S causal | tee "$OUT/ab.txt"
+for n in "${NAMES[@]}"; do printf ' %10s' "$n"; done | tee -a "$OUT/ab.txt"
+echo | tee -a "$OUT/ab.txt"
+for d in ${AB_DIMS:-128}; do
+  for s in ${AB_SEQLENS:-4096 16384}; do
+    for c in ${AB_CAUSAL:-0}; do
+      flag=""
+      [[ "$c" == 1 ]] && flag="--causal"
+      printf '%-6s %-6s %-6s' "$d" "$s" "$c" | tee -a "$OUT/ab.txt"
+      for i in "${!BINS[@]}"; do
+        line=$(INTFA_CUDA_KERNEL=${AB_KERNEL:-} "${BINS[$i]}" --backend cuda --recipe "${AB_RECIPE:-intfa}" \
+          --batch 4 --heads 32 --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 \
+          --check-rows 8 --json 2>>"$OUT/bench.err" | head -1)
+        echo "{\"build\":\"${NAMES[$i]}\",${line#\{}" >>"$OUT/ab.jsonl"
+        printf ' %10s' "$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(f'{r[\"tops\"]:.1f}')" "$line" 2>/dev/null || echo fail)" |
+          tee -a "$OUT/ab.txt"
+      done
+      echo | tee -a "$OUT/ab.txt"
+    done
+  done
+done
