@@ -50,42 +50,22 @@ struct RowBlockUpdate {
   float weight;    // factor of this block's integer P·V (and of its l)
 };
 
-// How far (log2 units) a block's row max may exceed the row's reference
-// before uint8_block moves the reference and rescales O and l: the weights
-// 2^(m_blk − m_ref)/255 then stay below 2^8/255, far from fp32 limits.
-inline constexpr float kLazyRescaleLog2 = 8.f;
-
 // m_blk: the block's row max of t·row_factor (−inf when every key is masked);
-// m_run: the row's reference max, updated in place. For int8_running it is
-// the running max (P is quantized against it, so it must follow every
-// increase). For uint8_block P is quantized against the block's own max and
-// only the weight depends on the reference, so the reference moves lazily:
-// only when a block's max exceeds it by more than kLazyRescaleLog2 (always
-// for the first block with a visible key). The P codes are those of the CPU
-// emulation, which rescales at every increase; O = acc / l and the LSE
-// (m_ref + log2 l) are the same quantities with fp32 roundings at other
-// scales. Most blocks then need no rescale of O (alpha = 1 for every row of
-// the warp skips it).
+// m_run: the running max, updated in place.
 template <PMode kMode>
 __device__ __forceinline__ RowBlockUpdate online_softmax_update(float m_blk, float& m_run) {
   RowBlockUpdate u;
+  const float m_new = fmaxf(m_run, m_blk);
+  const float m_new_safe = m_new == kNegInf ? 0.f : m_new;
+  u.alpha = m_run == m_new ? 1.f : ex2_approx(m_run - m_new_safe);
   if constexpr (kMode == PMode::uint8_block) {
-    // −inf + 8 = −inf: the first finite block max always moves the reference
-    // (alpha = 2^−inf = 0 on the still-empty O and l).
-    const bool move = m_blk > m_run + kLazyRescaleLog2;
-    u.alpha = move ? ex2_approx(m_run - m_blk) : 1.f;
-    if (move) m_run = m_blk;
-    const float m_ref_safe = m_run == kNegInf ? 0.f : m_run;
     u.p_offset = m_blk == kNegInf ? 0.f : m_blk;
-    u.weight = ex2_approx(m_blk - m_ref_safe) * numeric::kInv255;  // 0 if masked
+    u.weight = ex2_approx(m_blk - m_new_safe) * numeric::kInv255;  // 0 if masked
   } else {
-    const float m_new = fmaxf(m_run, m_blk);
-    const float m_new_safe = m_new == kNegInf ? 0.f : m_new;
-    u.alpha = m_run == m_new ? 1.f : ex2_approx(m_run - m_new_safe);
     u.p_offset = m_new_safe;
     u.weight = kMode == PMode::int8_running ? numeric::kInv127 : 1.f;
-    m_run = m_new;
   }
+  m_run = m_new;
   return u;
 }
 
