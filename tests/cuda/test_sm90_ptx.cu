@@ -2,7 +2,8 @@
 // copy with 64- and 128-byte swizzling completing on an mbarrier, then wgmma
 // products with both operands from shared memory (s8·s8) and with A from
 // registers (s8·s8, u8·s8) in the documented fragment layout, against an
-// integer product on the host. Every accumulator element is checked, so a
+// integer product on the host; the first k step overwrites a garbage
+// accumulator (scale-d = 0). Every accumulator element is checked, so a
 // wrong descriptor, swizzle or fragment layout fails here before it can hide
 // inside the attention kernel. Skips without an sm_90 GPU.
 #include <cuda_runtime.h>
@@ -47,16 +48,23 @@ __global__ void __launch_bounds__(128) wgmma_probe(const __grid_constant__ Maps 
   }
   mbar_wait(bar_addr, 0);
 
+  // Garbage in D: the first k step overwrites it (scale-d = 0, as the
+  // attention kernel issues every product), the others accumulate. B's
+  // descriptor is advanced from the k = 0 one (desc_advance), A's is encoded.
   int32_t d[N / 2];
 #pragma unroll
-  for (int i = 0; i < N / 2; ++i) d[i] = 0;
+  for (int i = 0; i < N / 2; ++i) d[i] = 0x5A5A5A5A + 977 * i;
   fence_registers(d);
   wgmma_fence();
+  const uint64_t b_desc0 = smem_desc(b_smem, 8 * K, K);
 #pragma unroll
   for (int kk = 0; kk < K / 32; ++kk) {
-    const uint64_t b_desc = smem_desc(b_smem + 32 * kk, 8 * K, K);
+    const uint64_t b_desc = desc_advance(b_desc0, 32 * kk);
     if constexpr (kProbe == Probe::ss_s8) {
-      Wgmma<N>::ss_s8s8(d, smem_desc(a_smem + 32 * kk, 8 * K, K), b_desc);
+      if (kk == 0)
+        Wgmma<N>::template ss_s8s8<false>(d, smem_desc(a_smem, 8 * K, K), b_desc);
+      else
+        Wgmma<N>::ss_s8s8(d, smem_desc(a_smem + 32 * kk, 8 * K, K), b_desc);
     } else {
       // A fragment straight from global memory, in the documented layout.
       uint32_t a[4];
@@ -65,10 +73,17 @@ __global__ void __launch_bounds__(128) wgmma_probe(const __grid_constant__ Maps 
         const int row = 16 * warp + g + 8 * (r & 1), col = 32 * kk + 16 * (r >> 1) + 4 * t;
         a[r] = *reinterpret_cast<const uint32_t*>(a_global + row * K + col);
       }
-      if constexpr (kProbe == Probe::rs_s8)
-        Wgmma<N>::rs_s8s8(d, a, b_desc);
-      else
-        Wgmma<N>::rs_u8s8(d, a, b_desc);
+      if constexpr (kProbe == Probe::rs_s8) {
+        if (kk == 0)
+          Wgmma<N>::template rs_s8s8<false>(d, a, b_desc);
+        else
+          Wgmma<N>::rs_s8s8(d, a, b_desc);
+      } else {
+        if (kk == 0)
+          Wgmma<N>::template rs_u8s8<false>(d, a, b_desc);
+        else
+          Wgmma<N>::rs_u8s8(d, a, b_desc);
+      }
     }
   }
   wgmma_commit();
