@@ -194,7 +194,6 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(k0, kk));
     }
   };
-  // Ô chunk = P̂·V̂ issued (not waited for).
   // Ô chunk = P̂·V̂ issued (not waited for); the first k step overwrites oacc.
   auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
                       int32_t (&oacc)[T::kPvRegs]) {
@@ -298,7 +297,6 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       uint32_t pa[T::kPvSteps][4];
       float weight[2], alpha[2], l_blk[2];
       softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
-      fence_registers(m_run);  // the new running max in its own register before P·V is issued
 #pragma unroll
       for (int c0 = 0; c0 < T::kPvChunks; c0 += kInFlight) {
         int32_t oacc[kInFlight][T::kPvRegs];
