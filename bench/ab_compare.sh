@@ -4,6 +4,8 @@
 # one GPU, runs interleaved shape by shape so that clock drift hits every
 # build alike (docs/PERF.md, "Versions").
 #   bench/ab_compare.sh OUTDIR REF
+# REF: a full commit id. (On the lent GPU machine `HEAD~1` once named an older
+# commit than it did here: its copy of the repository had another HEAD.)
 # Environment:
 #   AB_VARIANTS  space-separated name=CUDA-flags builds of the working tree,
 #                e.g. "pv128=-DINTFA_SM90_PV_CHUNK=128"
