@@ -9,6 +9,9 @@
 # Environment:
 #   AB_VARIANTS  space-separated name=CUDA-flags builds of the working tree,
 #                e.g. "pv128=-DINTFA_SM90_PV_CHUNK=128"
+#   AB_ENVS      space-separated name=VAR=value runs of the working tree's
+#                build with one more environment variable, e.g.
+#                "grid1=INTFA_SM90_MAX_CTAS=1000000"
 #   AB_DIMS (128), AB_SEQLENS (4096,16384), AB_CAUSAL (0), AB_RECIPE (intfa),
 #   AB_KERNEL (default: the back-end's choice; sm80 forces mma.sync)
 # Only intfa-bench is built, for the GPU present, with the default sm80
@@ -40,9 +43,16 @@ rm -rf /tmp/ab-ref-src && mkdir -p /tmp/ab-ref-src
 git archive "$REF" | tar -x -C /tmp/ab-ref-src
 NAMES=(ref cur)
 BINS=("$(build ref /tmp/ab-ref-src "")" "$(build cur "$ROOT" "")")
+ENVS=("" "")
 for v in ${AB_VARIANTS:-}; do
   NAMES+=("${v%%=*}")
   BINS+=("$(build "${v%%=*}" "$ROOT" "${v#*=}")")
+  ENVS+=("")
+done
+for v in ${AB_ENVS:-}; do
+  NAMES+=("${v%%=*}")
+  BINS+=("${BINS[1]}")
+  ENVS+=("${v#*=}")
 done
 
 : >"$OUT/ab.jsonl"
@@ -56,7 +66,7 @@ for d in ${AB_DIMS:-128}; do
       [[ "$c" == 1 ]] && flag="--causal"
       printf '%-6s %-6s %-6s' "$d" "$s" "$c" | tee -a "$OUT/ab.txt"
       for i in "${!BINS[@]}"; do
-        line=$(INTFA_CUDA_KERNEL=${AB_KERNEL:-} "${BINS[$i]}" --backend cuda --recipe "${AB_RECIPE:-intfa}" \
+        line=$(env INTFA_CUDA_KERNEL=${AB_KERNEL:-} ${ENVS[$i]} "${BINS[$i]}" --backend cuda --recipe "${AB_RECIPE:-intfa}" \
           --batch 4 --heads 32 --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 \
           --check-rows 8 --json 2>>"$OUT/bench.err" | head -1)
         echo "{\"build\":\"${NAMES[$i]}\",${line#\{}" >>"$OUT/ab.jsonl"
