@@ -10,7 +10,6 @@
 // environment makes the defaults pick the mma.sync kernel on Hopper too.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdlib>
@@ -217,27 +216,6 @@ const cuda::Sm90Config* sm90_default(const Recipe& recipe, int64_t head_dim) {
   if (mode != PMode::uint8_block && mode != PMode::int8_running) return nullptr;
   const cuda::Sm90Config* c = sm90_config(head_dim, mode);
   return c != nullptr && device_is_sm90() ? c : nullptr;
-}
-
-// CTAs of the persistent Hopper kernel: one per SM (its shared memory allows
-// no second), fewer when there are fewer work items. INTFA_SM90_MAX_CTAS=n
-// caps the grid (read per call: the tests walk many tiles per CTA with small
-// caps; a large value gives one CTA per item, the non-persistent schedule,
-// for comparisons).
-int64_t sm90_grid(int64_t items) {
-  static std::atomic<int> sm_count[64] = {};
-  const int device = current_device();
-  int sms = device >= 0 && device < 64 ? sm_count[device].load() : 0;
-  if (sms == 0) {
-    INTFA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    if (device >= 0 && device < 64) sm_count[device].store(sms);
-  }
-  int64_t ctas = sms;
-  if (const char* env = std::getenv("INTFA_SM90_MAX_CTAS")) {
-    const long long cap = std::atoll(env);
-    if (cap > 0) ctas = cap;
-  }
-  return std::max<int64_t>(1, std::min(ctas, items));
 }
 
 // Encodes the three tensor maps; false with the reason if the TMA cannot
@@ -472,7 +450,8 @@ void attention(const AttentionParams& p) {
     const cuda::Sm90Config* c = sm90_select(p, &prm, &why);
     if (c == nullptr) cuda::unsupported(why);  // check_supported ran first: not reached
     prm.p = kernel_params(p, c->block_m);
-    c->launch(prm, sm90_grid(cuda::sm90::work_items(prm.p)), static_cast<cudaStream_t>(p.stream));
+    const int64_t ctas = static_cast<int64_t>(prm.p.num_q_blocks) * p.heads * p.batch;
+    c->launch(prm, ctas, static_cast<cudaStream_t>(p.stream));
     return;
   }
   PMode mode{};

@@ -40,11 +40,9 @@
 // picks the Hopper kernel for exactly these params.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <random>
-#include <string>
 
 #include "core/api_internal.hpp"
 #include "core/backend_dispatch.hpp"
@@ -467,51 +465,6 @@ TEST(CudaAttention, LargeBatchTimesHeads) {
   expect_sm90_ran(t);
 }
 
-// The Hopper kernel is persistent: at most one CTA per SM, each walking work
-// items (a query tile, or a heavy/light pair of causal tiles) with a stride of
-// the grid size, the Q̂ tile double-buffered and the K̂/V̂ᵀ stage ring running
-// on from tile to tile. INTFA_SM90_MAX_CTAS caps the grid, so every CTA here
-// walks many tiles: fully masked tiles (Sq > Sk, causal) between others,
-// ragged last tiles, GQA, both recipes and every head dim. (The mma.sync
-// kernel ignores the cap and runs the cases as well.)
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() { had_ ? (void)setenv(name_, old_.c_str(), 1) : (void)unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
-
-TEST(CudaAttention, PersistentTileWalk) {
-  INTFA_REQUIRE_GPU();
-  print_seed_once();
-  auto rng = rng_for_test();
-  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-  Totals t;
-  for (int cap : {1, 2, 5}) {
-    ScopedEnv env("INTFA_SM90_MAX_CTAS", std::to_string(cap));
-    const int64_t d = cap == 1 ? 64 : cap == 2 ? 128 : 256;
-    // Causal with Sq > Sk: the first query tiles see no key (nothing loaded).
-    Case masked{{2, 4, 2, pick(500, 800), pick(150, 300), d}, cap == 2 ? "paper" : "intfa",
-                DType::i8, true, DType::bf16};
-    run_case(masked, rng, t);
-    Case causal{{1, 6, 3, pick(300, 700), pick(300, 700), d}, "intfa", DType::i8, true, DType::f16};
-    run_case(causal, rng, t);
-    Case full{{2, 3, 1, pick(200, 600), pick(100, 500), d}, "intfa", DType::i8, false, DType::f32, true};
-    run_case(full, rng, t);
-  }
-  print_totals(t);
-  expect_sm90_ran(t);
-}
-
 TEST(CudaAttention, Deterministic) {
   INTFA_REQUIRE_GPU();
   auto rng = rng_for_test();
@@ -719,11 +672,6 @@ TEST(CudaSanitize, SmallShapesEveryKernel) {
   run_case(c64, rng, t);
   Case h{{1, 1, 1, 65, 130, 128}, "half-int8", DType::f16, false};
   run_case(h, rng, t);
-  {  // one persistent CTA walking every tile: Q̂ slots and stages reused
-    ScopedEnv env("INTFA_SM90_MAX_CTAS", "1");
-    Case walk{{1, 2, 1, 450, 300, 128}, "intfa", DType::i8, true, DType::f16, false, true};
-    run_case(walk, rng, t);
-  }
   print_totals(t);
 }
 

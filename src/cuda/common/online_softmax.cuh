@@ -18,26 +18,22 @@ namespace intfa::cuda {
 inline constexpr float kLn2 = 0.693147180559945309f;  // as src/cpu/softmax_row.hpp
 inline constexpr float kNegInf = -__builtin_huge_valf();
 
-// The (batch, head, query block) of a tile: bh = b · heads + h, qb the query
-// block (rows qb·block_m ..).
+// The (batch, head, query block) of this CTA: query blocks vary fastest so
+// the CTAs resident together share K/V in L2, and the heaviest (causal: last)
+// query blocks start first.
 struct TileCoords {
   int b, h, hk, m0;
 };
-__device__ __forceinline__ TileCoords tile_at(const KernelParams& p, int block_m, int bh, int qb) {
+__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
+  int64_t linear = blockIdx.x;
+  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
+  linear /= p.num_q_blocks;
   TileCoords c;
-  c.h = bh % p.heads;
-  c.b = bh / p.heads;
+  c.h = static_cast<int>(linear % p.heads);
+  c.b = static_cast<int>(linear / p.heads);
   c.hk = c.h / p.head_ratio;
   c.m0 = qb * block_m;
   return c;
-}
-// The tile of this CTA (one CTA per tile): query blocks vary fastest so the
-// CTAs resident together share K/V in L2, and the heaviest (causal: last)
-// query blocks start first.
-__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
-  const int64_t linear = blockIdx.x;
-  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
-  return tile_at(p, block_m, static_cast<int>(linear / p.num_q_blocks), qb);
 }
 
 // Keys visible to query row `row` (exclusive bound), bottom-right aligned.

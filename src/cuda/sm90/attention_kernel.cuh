@@ -4,12 +4,10 @@
 // files listed by src/cuda/CMakeLists.txt (INTFA_CUDA_SM90_CONFIGS).
 //
 // CTA = one producer warpgroup + two or three consumer warpgroups (sm90/kernel_traits.hpp).
-//   persistent: one CTA per SM walks work items (query tiles; causal: pairs
-//     of a heavy and a light tile) with a stride of the grid size.
-//   producer: one warp. Per tile, lane 0 loads the Q̂ tile (two slots) and,
-//     per key block, K̂ and V̂ᵀ tiles with TMA into a kStages-deep ring of
-//     stages (mbarrier full[s], completed by the copy engine's byte count and
-//     the 32 lanes' arrivals); the 32 lanes stage the block's key scales.
+//   producer: one warp. Lane 0 loads the CTA's Q̂ tile once and, per key
+//     block, K̂ and V̂ᵀ tiles with TMA into a kStages-deep ring of stages
+//     (mbarrier full[s], completed by the copy engine's byte count and the
+//     32 lanes' arrivals); the 32 lanes stage the block's key scales.
 //   consumer c (64 query rows each), per key block:
 //     S   = Q̂·K̂ᵀ          wgmma m64nBNk32 s8·s8, both operands from shared memory
 //     t   = S · k_scale, block row max, online-softmax update (common/online_softmax.cuh)
@@ -65,56 +63,27 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   extern __shared__ uint8_t smem_raw[];
   const uint32_t raw_u32 = smem_u32(smem_raw);
   const uint32_t base = (raw_u32 + 1023u) & ~1023u;
-  auto q_smem = [&](int slot) { return base + slot * T::kQTileBytes; };
+  uint8_t* const base_ptr = smem_raw + (base - raw_u32);
+  const uint32_t q_smem = base;
   auto stage_addr = [&](int s) { return base + T::kStagesOffset + s * T::kStageBytes; };
   const uint32_t bars = base + T::kBarrierOffset;
   auto full_bar = [&](int s) { return bars + 8u * s; };
   auto empty_bar = [&](int s) { return bars + 8u * (T::kStages + s); };
-  auto q_full_bar = [&](int slot) { return bars + 8u * (2 * T::kStages + slot); };
-  auto q_empty_bar = [&](int slot) { return bars + 8u * (2 * T::kStages + 2 + slot); };
+  const uint32_t q_bar = bars + 8u * (2 * T::kStages);
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
 
-  // The CTA's tiles (persistent kernel, sm90/kernel_params.hpp): in round r
-  // the grid's CTAs take items r·G .. r·G + G − 1 (G = gridDim.x), CTA c the
-  // one at offset (c + r) mod G. Taking offset c every round would hand CTA c
-  // the same query block of every head whenever G is a multiple of the items
-  // per head (132 SMs, 22 tiles per head at Sq = 4096): the CTAs that got the
-  // ragged last tiles would idle at the end. Producer and consumers walk the
-  // same sequence; the stage ring (counter `it` over all key blocks of all
-  // tiles) and the two Q̂ slots (counter `q_use` over tiles with key blocks)
-  // run on from tile to tile, so the producer loads the next tile's Q̂, K̂ and
-  // V̂ᵀ while the consumers finish this one and write its output.
-  const int items = static_cast<int>(work_items(p)), per_head = items_per_head(p);
-  auto for_each_tile = [&](auto&& body) {
-    const int grid = gridDim.x;
-    int offset = blockIdx.x;
-    for (int round0 = 0; round0 < items; round0 += grid) {
-      const int item = round0 + offset;
-      offset = offset + 1 == grid ? 0 : offset + 1;
-      if (item >= items) continue;
-      const int bh = item / per_head, k = item % per_head;
-#pragma unroll 1
-      for (int which = 0; which < 2; ++which) {
-        const int qb = item_query_block(p, k, which);
-        if (qb < 0) break;
-        body(tile_at(p, kBlockM, bh, qb));
-      }
-    }
-  };
-  auto tile_blocks = [&](const TileCoords& tile) {
-    return (visible_keys(p, min(tile.m0 + kBlockM, p.seqlen_q) - 1) + kBlockN - 1) / kBlockN;
-  };
+  const TileCoords tile = tile_of_block(p, kBlockM);
+  const int b = tile.b, h = tile.h, hk = tile.hk, m0 = tile.m0;
+  auto visible = [&](int row) { return visible_keys(p, row); };
+  const int n_blocks = (visible(min(m0 + kBlockM, p.seqlen_q) - 1) + kBlockN - 1) / kBlockN;
 
   if (tid == 0) {
     for (int s = 0; s < T::kStages; ++s) {
       mbar_init(full_bar(s), 32);                    // the producer warp's lanes (+ TMA bytes)
-      mbar_init(empty_bar(s), T::kConsumers);        // one arrival per consumer warpgroup
+      mbar_init(empty_bar(s), 4 * T::kConsumers);    // one arrival per consumer warp
     }
-    for (int slot = 0; slot < 2; ++slot) {
-      mbar_init(q_full_bar(slot), 1);                    // the producer's lane 0 (+ TMA bytes)
-      mbar_init(q_empty_bar(slot), T::kConsumers);      // one arrival per consumer warpgroup
-    }
+    mbar_init(q_bar, 1);
     mbar_init_fence();
   }
   __syncthreads();
@@ -122,60 +91,46 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   if (wg == 0) {
     // ======================= producer =======================
     setmaxnreg_dec<T::kProducerRegs>();
-    if (warp != 0) return;
+    if (warp != 0 || n_blocks == 0) return;
     if (lane == 0) {
       prefetch_tensor_map(&prm.tma_q);
       prefetch_tensor_map(&prm.tma_k);
       prefetch_tensor_map(&prm.tma_v);
+      mbar_arrive_expect_tx(q_bar, T::kQTileBytes);
+#pragma unroll
+      for (int pn = 0; pn < T::kQKPanels; ++pn)
+        tma_load_4d(q_smem + pn * T::kQPanelBytes, &prm.tma_q, q_bar, pn * T::kQKSwizzle, h, m0, b);
     }
     constexpr int kScalesPerLane = kBlockN / 32;
-    int it = 0, q_use = 0;
-    for_each_tile([&](const TileCoords& tile) {
-      const int n_blocks = tile_blocks(tile);
-      if (n_blocks == 0) return;  // no key visible: the consumers only write the output
-      const int slot = q_use & 1;
+    const float* ks_row = p.k_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * p.seqlen_k;
+    float sc[kScalesPerLane];
+    auto load_scales = [&](int n) {
+#pragma unroll
+      for (int i = 0; i < kScalesPerLane; ++i) {
+        const int key = n * kBlockN + lane * kScalesPerLane + i;
+        sc[i] = key < p.seqlen_k ? __ldg(ks_row + key) : 0.f;
+      }
+    };
+    load_scales(0);
+    for (int n = 0; n < n_blocks; ++n) {
+      const int s = n % T::kStages, use = n / T::kStages;
+      if (use > 0) mbar_wait(empty_bar(s), (use - 1) & 1);
+      float* dst = reinterpret_cast<float*>(base_ptr + (stage_addr(s) - base) + T::kScaleOffset) +
+                   lane * kScalesPerLane;
+#pragma unroll
+      for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
       if (lane == 0) {
-        // The slot's previous tile (two back) is released by every consumer warp.
-        if (q_use >= 2) mbar_wait(q_empty_bar(slot), ((q_use >> 1) - 1) & 1);
-        mbar_arrive_expect_tx(q_full_bar(slot), T::kQTileBytes);
+        mbar_arrive_expect_tx(full_bar(s), T::kStageTxBytes);
 #pragma unroll
         for (int pn = 0; pn < T::kQKPanels; ++pn)
-          tma_load_4d(q_smem(slot) + pn * T::kQPanelBytes, &prm.tma_q, q_full_bar(slot),
-                      pn * T::kQKSwizzle, tile.h, tile.m0, tile.b);
+          tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes, &prm.tma_k, full_bar(s),
+                      pn * T::kQKSwizzle, hk, n * kBlockN, b);
+        tma_load_4d(stage_addr(s) + T::kVOffset, &prm.tma_v, full_bar(s), n * kBlockN, 0, hk, b);
+      } else {
+        mbar_arrive(full_bar(s));
       }
-      ++q_use;
-      const float* ks_row =
-          p.k_scale + (static_cast<int64_t>(tile.b) * p.kv_heads + tile.hk) * p.seqlen_k;
-      float sc[kScalesPerLane];
-      auto load_scales = [&](int n) {
-#pragma unroll
-        for (int i = 0; i < kScalesPerLane; ++i) {
-          const int key = n * kBlockN + lane * kScalesPerLane + i;
-          sc[i] = key < p.seqlen_k ? __ldg(ks_row + key) : 0.f;
-        }
-      };
-      load_scales(0);
-      for (int n = 0; n < n_blocks; ++n, ++it) {
-        const int s = it % T::kStages, use = it / T::kStages;
-        if (use > 0) mbar_wait(empty_bar(s), (use - 1) & 1);
-        float* dst = reinterpret_cast<float*>(smem_raw + (stage_addr(s) - raw_u32) + T::kScaleOffset) +
-                     lane * kScalesPerLane;
-#pragma unroll
-        for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
-        if (lane == 0) {
-          mbar_arrive_expect_tx(full_bar(s), T::kStageTxBytes);
-#pragma unroll
-          for (int pn = 0; pn < T::kQKPanels; ++pn)
-            tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes, &prm.tma_k, full_bar(s),
-                        pn * T::kQKSwizzle, tile.hk, n * kBlockN, tile.b);
-          tma_load_4d(stage_addr(s) + T::kVOffset, &prm.tma_v, full_bar(s), n * kBlockN, 0,
-                      tile.hk, tile.b);
-        } else {
-          mbar_arrive(full_bar(s));
-        }
-        if (n + 1 < n_blocks) load_scales(n + 1);
-      }
-    });
+      if (n + 1 < n_blocks) load_scales(n + 1);
+    }
     return;
   }
 
@@ -186,9 +141,141 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const int cw = __shfl_sync(0xffffffffu, wg - 1, 0);
   const int wq = warp & 3;         // warp within the warpgroup: rows 16·wq..
   const int g = lane >> 2, t = lane & 3;
+  const int wg_row0 = m0 + T::kRowsPerConsumer * cw;
+  const int warp_row0 = wg_row0 + 16 * wq;
+  const int row_of[2] = {warp_row0 + g, warp_row0 + g + 8};
+  const int visible_of[2] = {visible(row_of[0]), visible(row_of[1])};
+  // Keys some row of the warpgroup sees (blocks past it are skipped), and keys
+  // every row of the warp sees (blocks past it need masking).
+  const int wg_n_end =
+      wg_row0 < p.seqlen_q ? visible(min(wg_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
+  const int warp_n_full = visible(warp_row0);
 
-  // Per tile and key block: S, softmax, Ô in turn. The consumers (2 or 3)
-  // overlap each other: while one waits for its products the others run their
+  float row_factor[2], m_run[2], l_run[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_factor[r] = row_factor_of(p, b, h, row_of[r]);
+    m_run[r] = kNegInf;
+    l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
+  }
+  float acc[T::kPvChunks][T::kPvRegs];
+#pragma unroll
+  for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+    for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] = 0.f;
+
+  // Descriptors of this warpgroup's operands (k32 step kk).
+  // Q̂ is loop-invariant; K̂ and V̂ᵀ are encoded once per stage use and
+  // advanced by constant offsets per k step.
+  const uint64_t q_desc0 =
+      smem_desc(q_smem + cw * T::kRowsPerConsumer * T::kQKSwizzle, 8 * T::kQKSwizzle, T::kQKSwizzle);
+  constexpr auto qk_step_offset = [](int kk, int panel_bytes) {
+    return static_cast<uint32_t>((kk / T::kQKStepsPerPanel) * panel_bytes + (kk % T::kQKStepsPerPanel) * 32);
+  };
+  auto q_desc = [&](int kk) { return desc_advance(q_desc0, qk_step_offset(kk, T::kQPanelBytes)); };
+  auto k_desc = [&](uint64_t k_desc0, int kk) {
+    return desc_advance(k_desc0, qk_step_offset(kk, T::kKPanelBytes));
+  };
+  auto v_desc = [&](uint64_t v_desc0, int chunk, int kk) {
+    return desc_advance(v_desc0, chunk * T::kVChunkBytes + kk * 32);
+  };
+
+  // ---- the steps of one key block -----------------------------------------------------
+  // S = Q̂·K̂ᵀ issued (not waited for); the first k step overwrites sacc.
+  auto issue_qk = [&](uint32_t st, int32_t (&sacc)[T::kSRegs]) {
+    const uint64_t k0 = smem_desc(st, 8 * T::kQKSwizzle, T::kQKSwizzle);
+    wgmma_fence();
+    if constexpr (kAblation == 2) {  // ablation 2: no Q̂·K̂ᵀ
+#pragma unroll
+      for (int i = 0; i < T::kSRegs; ++i) sacc[i] = 0;
+    } else {
+      Wgmma<kBlockN>::template ss_s8s8<false>(sacc, q_desc(0), k_desc(k0, 0));
+#pragma unroll
+      for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(k0, kk));
+    }
+  };
+  // Ô chunk = P̂·V̂ issued (not waited for); the first k step overwrites oacc.
+  auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
+                      int32_t (&oacc)[T::kPvRegs]) {
+    const uint64_t v0 = smem_desc(st + T::kVOffset, 8 * kBlockN, T::kVSwizzle);
+    wgmma_fence();
+    if constexpr (kAblation == 3) {  // ablation 3: no P̂·V̂
+#pragma unroll
+      for (int i = 0; i < T::kPvRegs; ++i) oacc[i] = 0;
+      return;
+    }
+#pragma unroll
+    for (int kk = 0; kk < T::kPvSteps; ++kk) {
+      if constexpr (kMode == PMode::uint8_block) {
+        if (kk == 0)
+          Wgmma<T::kPvN>::template rs_u8s8<false>(oacc, pa[kk], v_desc(v0, chunk, kk));
+        else
+          Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(v0, chunk, kk));
+      } else {
+        if (kk == 0)
+          Wgmma<T::kPvN>::template rs_s8s8<false>(oacc, pa[kk], v_desc(v0, chunk, kk));
+        else
+          Wgmma<T::kPvN>::rs_s8s8(oacc, pa[kk], v_desc(v0, chunk, kk));
+      }
+    }
+  };
+  // O chunk += Ô·weight (O was already multiplied by this block's alpha).
+  auto accumulate = [&](int chunk, const int32_t (&oacc)[T::kPvRegs], const float (&weight)[2]) {
+#pragma unroll
+    for (int i = 0; i < T::kPvRegs; ++i)
+      acc[chunk][i] = fmaf(static_cast<float>(oacc[i]), weight[(i >> 1) & 1], acc[chunk][i]);
+  };
+  // From the landed S of the block at n0 (scales in stage st): the online
+  // softmax update, P̂ packed as the A operand of P·V (interleaved16 key
+  // order), the weight of this block's Ô, and the alpha and l of the block
+  // (applied by rescale_rows while P·V runs).
+  auto softmax_body = [&](auto mask_tag, int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
+                          uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
+                          float (&l_blk)[2]) {
+    // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
+    const uint32_t ks_smem = st + T::kScaleOffset + 8 * t;
+    float x[T::kSTiles][4];
+#pragma unroll
+    for (int j = 0; j < T::kSTiles; ++j) {
+      const float2 ks = lds_f32x2(ks_smem + 32 * j);
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        x[j][e] = static_cast<float>(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
+    }
+    if constexpr (decltype(mask_tag)::value) {  // ragged or causal-diagonal block
+      const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
+#pragma unroll
+      for (int j = 0; j < T::kSTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
+    }
+    float p_offset[2];
+    block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
+    quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
+  };
+  // Two copies of the softmax: the masking of ragged and causal-diagonal
+  // blocks is compiled out of the other (a predicated compare and select per
+  // element otherwise; the branch is warp-uniform and holds no wgmma).
+  auto softmax = [&](int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
+                     uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
+                     float (&l_blk)[2]) {
+    if (n0 + kBlockN > warp_n_full)
+      softmax_body(std::true_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
+    else
+      softmax_body(std::false_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
+  };
+  auto release = [&](int s) {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty_bar(s));
+  };
+  // Blocks this warpgroup computes; the rest of the CTA's blocks (causal: keys
+  // no row of this warpgroup sees) are only waited for and released.
+  const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
+  if (n_mine > 0) mbar_wait(q_bar, 0);
+
+  // Per key block: S, softmax, Ô in turn. The consumers (2 or 3) overlap
+  // each other: while one waits for its products the others run their
   // softmax. Within a consumer, the work that does not depend on a product
   // runs while it is in flight: O and l are rescaled by alpha after P·V is
   // issued, and with several output chunks in flight (kPvChunksInFlight) each
@@ -197,207 +284,58 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // in one phase with the consumers alternating on named barriers, measured
   // slower than three consumers with this loop: docs/PERF.md; commit 77d3b17.)
   constexpr int kInFlight = T::kPvChunksInFlight;
-  int it = 0, q_use = 0;
-  for_each_tile([&](const TileCoords& tile) {
-    // ---- per-tile state ----------------------------------------------------------------
-    const int b = tile.b, h = tile.h, hk = tile.hk;
-    const int n_blocks = tile_blocks(tile);
-    const int wg_row0 = tile.m0 + T::kRowsPerConsumer * cw;
-    const int warp_row0 = wg_row0 + 16 * wq;
-    const int row_of[2] = {warp_row0 + g, warp_row0 + g + 8};
-    // Keys some row of the warpgroup sees (blocks past it are skipped), and
-    // keys every row of the warp sees (blocks past it need masking).
-    const int wg_n_end =
-        wg_row0 < p.seqlen_q ? visible_keys(p, min(wg_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
-    const int warp_n_full = visible_keys(p, warp_row0);
-    float row_factor[2], m_run[2], l_run[2];
+  int32_t sacc[T::kSRegs];
+  for (int n = 0; n < n_blocks; ++n) {
+    const int s = n % T::kStages;
+    const uint32_t st = stage_addr(s);
+    mbar_wait(full_bar(s), (n / T::kStages) & 1);
+    if (n < n_mine) {
+      issue_qk(st, sacc);
+      wgmma_commit();
+      wgmma_wait<0>();
+      fence_registers(sacc);
+      uint32_t pa[T::kPvSteps][4];
+      float weight[2], alpha[2], l_blk[2];
+      softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      row_factor[r] = row_factor_of(p, b, h, row_of[r]);
-      m_run[r] = kNegInf;
-      l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
-    }
-    float acc[T::kPvChunks][T::kPvRegs];
+      for (int c0 = 0; c0 < T::kPvChunks; c0 += kInFlight) {
+        int32_t oacc[kInFlight][T::kPvRegs];
 #pragma unroll
-    for (int c = 0; c < T::kPvChunks; ++c)
-#pragma unroll
-      for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] = 0.f;
-
-    const int slot = q_use & 1;
-    const uint64_t q_desc0 = smem_desc(q_smem(slot) + cw * T::kRowsPerConsumer * T::kQKSwizzle,
-                                       8 * T::kQKSwizzle, T::kQKSwizzle);
-
-    // Descriptors of this warpgroup's operands (k32 step kk).
-    // Q̂ is invariant over a tile; K̂ and V̂ᵀ are encoded once per stage use and
-    // advanced by constant offsets per k step.
-    constexpr auto qk_step_offset = [](int kk, int panel_bytes) {
-      return static_cast<uint32_t>((kk / T::kQKStepsPerPanel) * panel_bytes + (kk % T::kQKStepsPerPanel) * 32);
-    };
-    auto q_desc = [&](int kk) { return desc_advance(q_desc0, qk_step_offset(kk, T::kQPanelBytes)); };
-    auto k_desc = [&](uint64_t k_desc0, int kk) {
-      return desc_advance(k_desc0, qk_step_offset(kk, T::kKPanelBytes));
-    };
-    auto v_desc = [&](uint64_t v_desc0, int chunk, int kk) {
-      return desc_advance(v_desc0, chunk * T::kVChunkBytes + kk * 32);
-    };
-    // ---- the steps of one key block -----------------------------------------------------
-    // S = Q̂·K̂ᵀ issued (not waited for); the first k step overwrites sacc.
-    auto issue_qk = [&](uint32_t st, int32_t (&sacc)[T::kSRegs]) {
-      const uint64_t k0 = smem_desc(st, 8 * T::kQKSwizzle, T::kQKSwizzle);
-      wgmma_fence();
-      if constexpr (kAblation == 2) {  // ablation 2: no Q̂·K̂ᵀ
-  #pragma unroll
-        for (int i = 0; i < T::kSRegs; ++i) sacc[i] = 0;
-      } else {
-        Wgmma<kBlockN>::template ss_s8s8<false>(sacc, q_desc(0), k_desc(k0, 0));
-  #pragma unroll
-        for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(k0, kk));
-      }
-    };
-    // Ô chunk = P̂·V̂ issued (not waited for); the first k step overwrites oacc.
-    auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
-                        int32_t (&oacc)[T::kPvRegs]) {
-      const uint64_t v0 = smem_desc(st + T::kVOffset, 8 * kBlockN, T::kVSwizzle);
-      wgmma_fence();
-      if constexpr (kAblation == 3) {  // ablation 3: no P̂·V̂
-  #pragma unroll
-        for (int i = 0; i < T::kPvRegs; ++i) oacc[i] = 0;
-        return;
-      }
-  #pragma unroll
-      for (int kk = 0; kk < T::kPvSteps; ++kk) {
-        if constexpr (kMode == PMode::uint8_block) {
-          if (kk == 0)
-            Wgmma<T::kPvN>::template rs_u8s8<false>(oacc, pa[kk], v_desc(v0, chunk, kk));
-          else
-            Wgmma<T::kPvN>::rs_u8s8(oacc, pa[kk], v_desc(v0, chunk, kk));
-        } else {
-          if (kk == 0)
-            Wgmma<T::kPvN>::template rs_s8s8<false>(oacc, pa[kk], v_desc(v0, chunk, kk));
-          else
-            Wgmma<T::kPvN>::rs_s8s8(oacc, pa[kk], v_desc(v0, chunk, kk));
-        }
-      }
-    };
-    // O chunk += Ô·weight (O was already multiplied by this block's alpha).
-    auto accumulate = [&](int chunk, const int32_t (&oacc)[T::kPvRegs], const float (&weight)[2]) {
-  #pragma unroll
-      for (int i = 0; i < T::kPvRegs; ++i)
-        acc[chunk][i] = fmaf(static_cast<float>(oacc[i]), weight[(i >> 1) & 1], acc[chunk][i]);
-    };
-    // From the landed S of the block at n0 (scales in stage st): the online
-    // softmax update, P̂ packed as the A operand of P·V (interleaved16 key
-    // order), the weight of this block's Ô, and the alpha and l of the block
-    // (applied by rescale_rows while P·V runs).
-    auto softmax_body = [&](auto mask_tag, int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
-                            uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
-                            float (&l_blk)[2]) {
-      // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
-      const uint32_t ks_smem = st + T::kScaleOffset + 8 * t;
-      float x[T::kSTiles][4];
-  #pragma unroll
-      for (int j = 0; j < T::kSTiles; ++j) {
-        const float2 ks = lds_f32x2(ks_smem + 32 * j);
-  #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          x[j][e] = static_cast<float>(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
-      }
-      if constexpr (decltype(mask_tag)::value) {  // ragged or causal-diagonal block
-        const int limit[2] = {visible_keys(p, row_of[0]) - n0 - 2 * t,
-                              visible_keys(p, row_of[1]) - n0 - 2 * t};
-  #pragma unroll
-        for (int j = 0; j < T::kSTiles; ++j)
-  #pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
-      }
-      float p_offset[2];
-      block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
-      quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
-    };
-    // Two copies of the softmax: the masking of ragged and causal-diagonal
-    // blocks is compiled out of the other (a predicated compare and select per
-    // element otherwise; the branch is warp-uniform and holds no wgmma).
-    auto softmax = [&](int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
-                       uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
-                       float (&l_blk)[2]) {
-      if (n0 + kBlockN > warp_n_full)
-        softmax_body(std::true_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
-      else
-        softmax_body(std::false_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
-    };
-    // A buffer is released by one thread per warpgroup after a warpgroup
-    // barrier: every read of it (the key scales are plain shared-memory
-    // loads) is then ordered before the producer's overwrite by barriers
-    // that compute-sanitizer's racecheck follows (a per-warp __syncwarp and
-    // arrival is ordered as well, but racecheck reports it as a race).
-    auto release_buffer = [&](uint32_t bar) {
-      named_barrier_sync(1 + cw, 128);
-      if ((tid & 127) == 0) mbar_arrive(bar);
-    };
-    auto release = [&](int s) { release_buffer(empty_bar(s)); };
-    if (n_blocks > 0) {
-      // Blocks this warpgroup computes; the rest of the tile's blocks (causal:
-      // keys no row of this warpgroup sees) are only waited for and released.
-      const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
-      if (n_mine > 0) mbar_wait(q_full_bar(slot), (q_use >> 1) & 1);
-      int32_t sacc[T::kSRegs];
-      for (int n = 0; n < n_blocks; ++n, ++it) {
-        const int s = it % T::kStages;
-        const uint32_t st = stage_addr(s);
-        mbar_wait(full_bar(s), (it / T::kStages) & 1);
-        if (n < n_mine) {
-          issue_qk(st, sacc);
+        for (int f = 0; f < kInFlight; ++f) {
+          issue_pv(st, c0 + f, pa, oacc[f]);
           wgmma_commit();
-          wgmma_wait<0>();
-          fence_registers(sacc);
-          uint32_t pa[T::kPvSteps][4];
-          float weight[2], alpha[2], l_blk[2];
-          softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
-          rescale_rows(l_run, l_blk, alpha, acc);
-#pragma unroll
-          for (int c0 = 0; c0 < T::kPvChunks; c0 += kInFlight) {
-            int32_t oacc[kInFlight][T::kPvRegs];
-#pragma unroll
-            for (int f = 0; f < kInFlight; ++f) {
-              issue_pv(st, c0 + f, pa, oacc[f]);
-              wgmma_commit();
-            }
-#pragma unroll
-            for (int f = 0; f < kInFlight; ++f) {
-              wgmma_wait_pending(kInFlight - 1 - f);
-              fence_registers(oacc[f]);
-              accumulate(c0 + f, oacc[f], weight);
-              if (f + 1 < kInFlight) fence_registers(acc[c0 + f]);  // before the next wait
-            }
-          }
         }
-        release(s);
+        if (c0 == 0) rescale_rows(l_run, l_blk, alpha, acc);
+#pragma unroll
+        for (int f = 0; f < kInFlight; ++f) {
+          wgmma_wait_pending(kInFlight - 1 - f);
+          fence_registers(oacc[f]);
+          accumulate(c0 + f, oacc[f], weight);
+          if (f + 1 < kInFlight) fence_registers(acc[c0 + f]);  // before the next wait
+        }
       }
-      // Every wgmma that read this Q̂ slot has completed (waited above).
-      release_buffer(q_empty_bar(slot));
-      ++q_use;
     }
+    release(s);
+  }
 
-    // ---- epilogue: O = acc · v_scale / l, LSE -------------------------------------------
-    float inv_l[2];
+  // ---- epilogue: O = acc · v_scale / l, LSE -------------------------------------------
+  float inv_l[2];
 #pragma unroll
-    for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
-    const float* vs = p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * T::kHeadDim;
+  for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
+  const float* vs = p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * T::kHeadDim;
 #pragma unroll
-    for (int c = 0; c < T::kPvChunks; ++c)
+  for (int c = 0; c < T::kPvChunks; ++c)
 #pragma unroll
-      for (int j = 0; j < T::kPvN / 8; ++j) {
-        const int col = c * T::kPvN + 8 * j + 2 * t;
-        const float vs0 = vs[col], vs1 = vs[col + 1];
+    for (int j = 0; j < T::kPvN / 8; ++j) {
+      const int col = c * T::kPvN + 8 * j + 2 * t;
+      const float vs0 = vs[col], vs1 = vs[col + 1];
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          if (row_of[r] >= p.seqlen_q) continue;
-          store_output_pair(p, b, h, row_of[r], col, acc[c][4 * j + 2 * r] * vs0 * inv_l[r],
-                            acc[c][4 * j + 2 * r + 1] * vs1 * inv_l[r]);
-        }
+      for (int r = 0; r < 2; ++r) {
+        if (row_of[r] >= p.seqlen_q) continue;
+        store_output_pair(p, b, h, row_of[r], col, acc[c][4 * j + 2 * r] * vs0 * inv_l[r],
+                          acc[c][4 * j + 2 * r + 1] * vs1 * inv_l[r]);
       }
-  });
+    }
 #else
   // Built for another architecture: the host never launches this (sm_90a only).
   __trap();

@@ -7,13 +7,12 @@
 // consumer runs its softmax another's wgmmas keep the tensor cores busy.
 //
 // Shared memory (every tile 1024-byte aligned, as the 128-byte swizzle needs):
-//   Q̂ tile × 2    kBlockM rows × D bytes, as D / kQKSwizzle column panels;
-//                 two slots, so the next tile's Q̂ loads during this tile
+//   Q̂ tile        kBlockM rows × D bytes, as D / kQKSwizzle column panels
 //   stage s (kStages of them):
 //     K̂ tile      kBlockN rows × D bytes, same panels
 //     V̂ᵀ tile     D rows (channels) × kBlockN bytes (tokens, interleaved16 order)
 //     key scales  kBlockN floats
-//   mbarriers     full[kStages], empty[kStages], q_full[2], q_empty[2]
+//   mbarriers     full[kStages], empty[kStages], q_full
 #pragma once
 
 #include <cstdint>
@@ -71,11 +70,7 @@ struct Traits {
   static_assert(kPvChunkLimit == 64 || kPvChunkLimit == 128, "P·V chunk of 64 or 128");
   static constexpr int kPvN = kHeadDim == 256 ? 128 : (kHeadDim < kPvChunkLimit ? kHeadDim : kPvChunkLimit);
   static constexpr int kPvChunks = kHeadDim / kPvN;
-#ifdef INTFA_SM90_PV_SEQUENTIAL
-  static constexpr int kPvChunksInFlight = 1;
-#else
   static constexpr int kPvChunksInFlight = kHeadDim == 256 ? 1 : kPvChunks;
-#endif
 
 
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
@@ -93,9 +88,9 @@ struct Traits {
   static constexpr int kVOffset = kKTileBytes;
   static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;
   static constexpr int kStageBytes = align1024(kScaleOffset + 4 * kBlockN);
-  static constexpr int kStagesOffset = 2 * kQTileBytes;
+  static constexpr int kStagesOffset = kQTileBytes;
   static constexpr int kBarrierOffset = kStagesOffset + kStages * kStageBytes;
-  static constexpr int kBarrierBytes = 8 * (2 * kStages + 4);
+  static constexpr int kBarrierBytes = 8 * (2 * kStages + 1);
   // Dynamic shared memory is only 16-byte aligned: 1024 bytes of slack.
   static constexpr int kSmemBytes = kBarrierOffset + kBarrierBytes + 1024;
   static constexpr uint32_t kStageTxBytes = kKTileBytes + kVTileBytes;  // TMA bytes per stage
