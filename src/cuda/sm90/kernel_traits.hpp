@@ -48,7 +48,13 @@ struct Traits {
   static constexpr int kRowsPerConsumer = 64;  // wgmma M
   static constexpr int kBlockM = kConsumers * kRowsPerConsumer;
   static constexpr int kThreads = 128 * (1 + kConsumers);
+  // Stages of the K̂/V̂ᵀ ring. INTFA_SM90_STAGES overrides it for timing
+  // experiments (docs/PERF.md).
+#ifdef INTFA_SM90_STAGES
+  static constexpr int kStages = INTFA_SM90_STAGES;
+#else
   static constexpr int kStages = 4;
+#endif
   // setmaxnreg budgets: 128·(producer + consumers·consumer) ≤ 65536.
   static constexpr int kProducerRegs = kConsumers == 2 ? 24 : 32;
   static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
