@@ -10,8 +10,8 @@
 #   AB_VARIANTS  space-separated name=CUDA-flags builds of the working tree,
 #                e.g. "pv128=-DINTFA_SM90_PV_CHUNK=128"
 #   AB_ENVS      space-separated name=VAR=value runs of the working tree's
-#                build with one more environment variable, e.g.
-#                "grid1=INTFA_SM90_MAX_CTAS=1000000"
+#                build with one more environment variable (set after
+#                AB_KERNEL, so it wins), e.g. "mma=INTFA_CUDA_KERNEL=sm80"
 #   AB_DIMS (128), AB_SEQLENS (4096,16384), AB_CAUSAL (0), AB_RECIPE (intfa),
 #   AB_KERNEL (default: the back-end's choice; sm80 forces mma.sync)
 # Only intfa-bench is built, for the GPU present, with the default sm80

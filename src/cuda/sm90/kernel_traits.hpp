@@ -55,6 +55,7 @@ struct Traits {
 #else
   static constexpr int kStages = 4;
 #endif
+  static_assert(kStages >= 2, "the ring needs two stages: one loading while one is read");
   // setmaxnreg budgets: 128·(producer + consumers·consumer) ≤ 65536.
   static constexpr int kProducerRegs = kConsumers == 2 ? 24 : 32;
   static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
