@@ -4,8 +4,10 @@
 # one GPU, runs interleaved shape by shape so that clock drift hits every
 # build alike (docs/PERF.md, "Versions").
 #   bench/ab_compare.sh OUTDIR REF
-# REF: a full commit id. (On the lent GPU machine `HEAD~1` once named an older
-# commit than it did here: its copy of the repository had another HEAD.)
+# REF: a full commit id, or "-" for none (compare the working tree's
+# variants and environments only). (On the lent GPU machine `HEAD~1` once
+# named an older commit than it did here: its copy of the repository had
+# another HEAD.)
 # Environment:
 #   AB_VARIANTS  space-separated name=CUDA-flags builds of the working tree,
 #                e.g. "pv128=-DINTFA_SM90_PV_CHUNK=128"
@@ -15,7 +17,9 @@
 #   AB_DIMS (128), AB_SEQLENS (4096,16384), AB_CAUSAL (0), AB_RECIPE (intfa),
 #   AB_KERNEL (default: the back-end's choice; sm80 forces mma.sync)
 # Only intfa-bench is built, for the GPU present, with the default sm80
-# instantiation list cut to the D=64/128/256 int8 kernels to save build time.
+# instantiation list cut to the D=64/128/256 int8 kernels to save build time
+# (spelled with the 0/1 schedules that older revisions parse; the working
+# tree also gets its ping-pong kernel, INTFA_CUDA_SCHEDULE=pingpong).
 set -euo pipefail
 OUT=${1:?usage: bench/ab_compare.sh OUTDIR REF}
 REF=${2:?usage: bench/ab_compare.sh OUTDIR REF}
@@ -29,21 +33,26 @@ ARCH=${CC/./}
 [[ "$ARCH" == 90 ]] && ARCH=90a
 SM80_CONFIGS="64 uint8_block 128 4 0;64 int8_running 64 8 0;128 uint8_block 128 4 0;128 int8_running 64 4 1;256 uint8_block 64 8 0;256 int8_running 64 8 0"
 
-build() {  # name source-dir cuda-flags
+CUR_CONFIGS="$SM80_CONFIGS;128 uint8_block 128 8 pingpong"
+
+build() {  # name source-dir cuda-flags sm80-configs
   local b=/tmp/ab-build-$1
   cmake -S "$2" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" \
-    -DINTFA_BUILD_TESTS=OFF -DINTFA_BUILD_PYTHON=OFF -DINTFA_CUDA_ATTENTION_CONFIGS="$SM80_CONFIGS" \
+    -DINTFA_BUILD_TESTS=OFF -DINTFA_BUILD_PYTHON=OFF -DINTFA_CUDA_ATTENTION_CONFIGS="${4:-$CUR_CONFIGS}" \
     -DCMAKE_CUDA_FLAGS="$3" >"$OUT/configure-$1.log" 2>&1
   cmake --build "$b" -j "$(nproc)" --target intfa-bench >"$OUT/build-$1.log" 2>&1 ||
     { tail -30 "$OUT/build-$1.log"; exit 1; }
   echo "$b/tools/intfa-bench"
 }
 
-rm -rf /tmp/ab-ref-src && mkdir -p /tmp/ab-ref-src
-git archive "$REF" | tar -x -C /tmp/ab-ref-src
-NAMES=(ref cur)
-BINS=("$(build ref /tmp/ab-ref-src "")" "$(build cur "$ROOT" "")")
-ENVS=("" "")
+NAMES=() BINS=() ENVS=()
+if [[ "$REF" != - ]]; then
+  rm -rf /tmp/ab-ref-src && mkdir -p /tmp/ab-ref-src
+  git archive "$REF" | tar -x -C /tmp/ab-ref-src
+  NAMES+=(ref) BINS+=("$(build ref /tmp/ab-ref-src "" "$SM80_CONFIGS")") ENVS+=("")
+fi
+NAMES+=(cur) BINS+=("$(build cur "$ROOT" "")") ENVS+=("")
+CUR_BIN=${BINS[${#BINS[@]}-1]}
 for v in ${AB_VARIANTS:-}; do
   NAMES+=("${v%%=*}")
   BINS+=("$(build "${v%%=*}" "$ROOT" "${v#*=}")")
@@ -51,7 +60,7 @@ for v in ${AB_VARIANTS:-}; do
 done
 for v in ${AB_ENVS:-}; do
   NAMES+=("${v%%=*}")
-  BINS+=("${BINS[1]}")
+  BINS+=("$CUR_BIN")
   ENVS+=("${v#*=}")
 done
 

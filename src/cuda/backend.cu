@@ -26,6 +26,7 @@ namespace intfa::cuda_backend {
 namespace {
 
 using cuda::AttentionConfig;
+using cuda::LoopSchedule;
 using cuda::PMode;
 
 [[noreturn]] void invalid(const std::string& message) {
@@ -99,18 +100,25 @@ const AttentionConfig& select(const AttentionParams& p, PMode* mode_out) {
                       supported_head_dims() + ")");
   // Tuning knobs for tests and benchmarks, when several kernels share a key
   // block (same results, different speed): INTFA_CUDA_WARPS=4|8 and
-  // INTFA_CUDA_PIPELINE=0|1 prefer that CTA size / that pipelining.
+  // INTFA_CUDA_SCHEDULE=plain|pipelined|pingpong prefer that CTA size / that
+  // loop schedule (kernel_traits.hpp).
   static const int want_warps = [] {
     const char* env = std::getenv("INTFA_CUDA_WARPS");
     return env ? std::atoi(env) : 0;
   }();
-  static const int want_pipeline = [] {
-    const char* env = std::getenv("INTFA_CUDA_PIPELINE");
-    return env ? std::atoi(env) : -1;
+  static const int want_schedule = [] {
+    const char* env = std::getenv("INTFA_CUDA_SCHEDULE");
+    if (env == nullptr || *env == '\0') return -1;
+    for (LoopSchedule s : {LoopSchedule::plain, LoopSchedule::pipelined, LoopSchedule::pingpong})
+      if (std::string(env) == cuda::schedule_name(s)) return static_cast<int>(s);
+    return -2;
   }();
+  if (want_schedule == -2)
+    invalid(std::string("INTFA_CUDA_SCHEDULE=") + std::getenv("INTFA_CUDA_SCHEDULE") +
+            " is not a loop schedule (plain, pipelined or pingpong)");
   auto score = [&](const AttentionConfig* c) {
     return (want_warps > 0 && c->threads == 32 * want_warps ? 2 : 0) +
-           (want_pipeline >= 0 && c->pipelined == (want_pipeline != 0) ? 1 : 0);
+           (want_schedule >= 0 && static_cast<int>(c->schedule) == want_schedule ? 1 : 0);
   };
   const AttentionConfig* chosen = nullptr;
   std::string blocks;

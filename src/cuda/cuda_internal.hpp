@@ -25,7 +25,7 @@ struct AttentionConfig {
   int32_t smem_bytes;
   int32_t block_m;
   int32_t threads;
-  bool pipelined;
+  LoopSchedule schedule;
   void (*launch)(const KernelParams&, int64_t num_ctas, cudaStream_t stream);
 };
 

@@ -5,19 +5,22 @@
 namespace intfa::cuda {
 
 namespace {
-#define INTFA_ATTENTION_CONFIG(D, MODE, BN, WARPS, PIPE)                                   \
-  AttentionConfig{D,                                                                   \
-                  PMode::MODE,                                                         \
-                  BN,                                                                  \
-                  KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>::kSmemBytes,                 \
-                  KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>::kBlockM,                    \
-                  KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>::kThreads,                   \
-                  PIPE != 0,                                                                    \
-                  &launch_attention<KernelTraits<D, PMode::MODE, BN, WARPS, PIPE>>},
+#define INTFA_ATTENTION_TRAITS(D, MODE, BN, WARPS, SCHED) \
+  KernelTraits<D, PMode::MODE, BN, WARPS, LoopSchedule::SCHED>
+#define INTFA_ATTENTION_CONFIG(D, MODE, BN, WARPS, SCHED)                                    \
+  AttentionConfig{D,                                                                       \
+                  PMode::MODE,                                                             \
+                  BN,                                                                      \
+                  INTFA_ATTENTION_TRAITS(D, MODE, BN, WARPS, SCHED)::kSmemBytes,           \
+                  INTFA_ATTENTION_TRAITS(D, MODE, BN, WARPS, SCHED)::kBlockM,              \
+                  INTFA_ATTENTION_TRAITS(D, MODE, BN, WARPS, SCHED)::kThreads,             \
+                  LoopSchedule::SCHED,                                                     \
+                  &launch_attention<INTFA_ATTENTION_TRAITS(D, MODE, BN, WARPS, SCHED)>},
 const AttentionConfig kConfigs[] = {
 #include "attention_configs.inc"
 };
 #undef INTFA_ATTENTION_CONFIG
+#undef INTFA_ATTENTION_TRAITS
 }  // namespace
 
 const AttentionConfig* attention_configs(int* count) {

@@ -18,10 +18,15 @@
 // with the online-softmax bookkeeping of src/cpu/softmax_row.hpp
 // (softmax_block). The O rescale by alpha is skipped when no row of the warp
 // changed its running max (alpha == 1 exactly: same result).
-// Pipelined instantiations (KernelTraits::kPipelined) issue the Q̂·K̂ᵀ of block
+// Pipelined instantiations (LoopSchedule::pipelined) issue the Q̂·K̂ᵀ of block
 // b+1 before the softmax of block b, so the scheduler interleaves those IMMAs
 // with the exp/quantize arithmetic (FlashAttention-3's intra-warp overlap);
 // block b+1 must then have landed one block earlier (cp.async.wait_group 0).
+// Ping-pong instantiations (LoopSchedule::pingpong, 8 warps) split the CTA
+// into two 4-warp groups half a block apart: warps w and w+4 share a
+// scheduler, and while one issues the tensor phase (ldmatrix + IMMA of P·V
+// and the next Q·Kᵀ) the other issues its softmax (FlashAttention-3's
+// inter-warpgroup ping-pong, here with mma.sync and CTA barriers).
 // Integer accumulations start from the magic bias 0x4B400000 held in a
 // register quad (mma's C operand), so S and P·V convert to float in one FADD.
 // Full key blocks copy without bounds checks; the last ragged block zero-fills.
@@ -187,6 +192,124 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     }
   };
 
+  // ---- the phases of one key block ----------------------------------------------------
+  constexpr int kPRegs = T::kPvSteps;
+  using SAcc = int32_t[T::kNTiles][4];  // S of one block, accumulator layout
+  using PFrag = uint32_t[kPRegs][4];    // P of one block as P·V A fragments
+
+  // Softmax: t = S · k_scale (masked keys −inf), block row max, online update,
+  // P packed into A fragments; O and l rescaled by alpha. mask_tag: ragged or
+  // causal-diagonal block (the masking is compiled out of the other copy, so
+  // no branch splits the body and the scheduler interleaves it freely).
+  auto softmax_phase = [&](auto mask_tag, uint32_t st, int n0, const SAcc& s, PFrag& pa,
+                           float (&weight)[2]) {
+    // Key of element (j, e) = s_key(j, e, 0) + key_base (the lane part separates).
+    const int key_base = T::s_key(0, 0, t);
+    float x[T::kNTiles][4];
+    const float* ks_smem =
+        reinterpret_cast<const float*>(smem + (st - smem0) + T::kScaleOffset) + key_base;
+#pragma unroll
+    for (int j = 0; j < T::kNTiles; ++j) {
+      const float2 ks = *reinterpret_cast<const float2*>(ks_smem + T::s_key(j, 0, 0));
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        x[j][e] = int_to_float_biased(s[j][e]) * ((e & 1) ? ks.y : ks.x);
+    }
+    if constexpr (decltype(mask_tag)::value) {
+      const int limit[2] = {visible_of[0] - n0 - key_base, visible_of[1] - n0 - key_base};
+#pragma unroll
+      for (int j = 0; j < T::kNTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (T::s_key(j, e, 0) >= limit[e >> 1]) x[j][e] = kNegInf;
+    }
+    float alpha[2], p_offset[2];
+    block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
+
+    float l_blk[2] = {0.f, 0.f};
+    if constexpr (kIntP) {
+      quantize_pack_p<kMode>(x, row_factor, p_offset, weight, pa, l_blk);
+    } else {
+      float pr[T::kNTiles][4];
+#pragma unroll
+      for (int j = 0; j < T::kNTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          pr[j][e] = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
+          l_blk[e >> 1] += pr[j][e];
+        }
+#pragma unroll
+      for (int cc = 0; cc < kPRegs; ++cc)
+#pragma unroll
+        for (int a = 0; a < 4; ++a) {
+          const float lo = pr[T::p_tile(cc, a, 0)][T::p_elem(a, 0)];
+          const float hi = pr[T::p_tile(cc, a, 1)][T::p_elem(a, 1)];
+          pa[cc][a] = kMode == PMode::f16 ? pack_half2(lo, hi) : pack_bf162(lo, hi);
+        }
+    }
+    rescale_rows(l_run, l_blk, alpha, acc);
+  };
+
+  // O += P·V of the V tile at st: 8-bit, an int32 product per pair of O tiles
+  // (from the magic bias, like S) added with the block's weight; 16-bit,
+  // straight into the fp32 accumulator.
+  auto pv_phase = [&](uint32_t st, const PFrag& pa, const float (&weight)[2]) {
+#pragma unroll
+    for (int jdp = 0; jdp < T::kDTiles / 2; ++jdp) {
+      if constexpr (kIntP) {
+        int32_t o[2][4];
+#pragma unroll
+        for (int cc = 0; cc < kPRegs; ++cc) {
+          uint32_t vb[4];
+          ldmatrix_x4(vb, st + T::v_ldsm(lane, jdp, cc));
+          if constexpr (kMode == PMode::uint8_block) {
+            if (cc == 0) {
+              mma_u8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
+              mma_u8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
+            } else {
+              mma_u8s8(o[0], pa[cc], vb[0], vb[1]);
+              mma_u8s8(o[1], pa[cc], vb[2], vb[3]);
+            }
+          } else {
+            if (cc == 0) {
+              mma_s8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
+              mma_s8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
+            } else {
+              mma_s8s8(o[0], pa[cc], vb[0], vb[1]);
+              mma_s8s8(o[1], pa[cc], vb[2], vb[3]);
+            }
+          }
+        }
+#pragma unroll
+        for (int x2 = 0; x2 < 2; ++x2)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            acc[2 * jdp + x2][e] =
+                fmaf(int_to_float_biased(o[x2][e]), weight[e >> 1], acc[2 * jdp + x2][e]);
+      } else {
+#pragma unroll
+        for (int cc = 0; cc < kPRegs; ++cc) {
+          uint32_t vb[4];
+          ldmatrix_x4_trans(vb, st + T::v_ldsm(lane, jdp, cc));
+          if constexpr (kMode == PMode::f16) {
+            mma_f16(acc[2 * jdp], pa[cc], vb[0], vb[1]);
+            mma_f16(acc[2 * jdp + 1], pa[cc], vb[2], vb[3]);
+          } else {
+            mma_bf16(acc[2 * jdp], pa[cc], vb[0], vb[1]);
+            mma_bf16(acc[2 * jdp + 1], pa[cc], vb[2], vb[3]);
+          }
+        }
+      }
+    }
+  };
+
+  auto load_q_fragments = [&](uint32_t (&qf)[T::kDChunks][4]) {
+#pragma unroll
+    for (int c = 0; c < T::kDChunks; ++c)
+      ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
+  };
+
+  if constexpr (!T::kPingPong) {
   if (n_blocks > 0) {
     load_q();
     cp_async_commit();
@@ -198,9 +321,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     if constexpr (T::kPipelined) cp_async_wait<1>(); else cp_async_wait<2>();
     __syncthreads();
     uint32_t qf[T::kDChunks][4];
-#pragma unroll
-    for (int c = 0; c < T::kDChunks; ++c)
-      ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
+    load_q_fragments(qf);
     int32_t s_next[T::kNTiles][4];  // pipelined: S of the next block
     if constexpr (T::kPipelined) qk(stage_addr(0), s_next, qf);
 
@@ -218,11 +339,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       stage = stage == 2 ? 0 : stage + 1;
       const uint32_t st_next = stage_addr(stage);
       if (n0 >= warp_n_end) continue;  // warp-uniform: every row of the warp is masked
-      // Two copies of the block body: the masking of ragged and causal-diagonal
-      // blocks is compiled out of the others (no branch inside the body, so
-      // the scheduler can interleave its IMMAs with the softmax arithmetic).
-      auto block = [&](auto mask_tag) {
-
       // ---- S = Q̂·K̂ᵀ (pipelined: this block's S was issued during the last block) ----
       int32_t s[T::kNTiles][4];
       if constexpr (T::kPipelined) {
@@ -237,113 +353,71 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       } else {
         qk(st, s, qf);
       }
-
-      // ---- t = S · k_scale, masking, block row max ------------------------------------
-      // Key of element (j, e) = s_key(j, e, 0) + key_base (the lane part separates).
-      const int key_base = T::s_key(0, 0, t);
-      float x[T::kNTiles][4];
-      const float* ks_smem =
-          reinterpret_cast<const float*>(smem + (st - smem0) + T::kScaleOffset) + key_base;
-#pragma unroll
-      for (int j = 0; j < T::kNTiles; ++j) {
-        const float2 ks = *reinterpret_cast<const float2*>(ks_smem + T::s_key(j, 0, 0));
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          x[j][e] = int_to_float_biased(s[j][e]) * ((e & 1) ? ks.y : ks.x);
-      }
-      if constexpr (decltype(mask_tag)::value) {  // ragged or causal-diagonal block
-        const int limit[2] = {visible_of[0] - n0 - key_base, visible_of[1] - n0 - key_base};
-#pragma unroll
-        for (int j = 0; j < T::kNTiles; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (T::s_key(j, e, 0) >= limit[e >> 1]) x[j][e] = kNegInf;
-      }
-      float alpha[2], p_offset[2], weight[2];
-      block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
-
-      // ---- P ------------------------------------------------------------------------------
-      constexpr int kPRegs = T::kPvSteps;
       uint32_t pa[kPRegs][4];
-      float l_blk[2] = {0.f, 0.f};
-      if constexpr (kIntP) {
-        quantize_pack_p<kMode>(x, row_factor, p_offset, weight, pa, l_blk);
-      } else {
-        float pr[T::kNTiles][4];
-#pragma unroll
-        for (int j = 0; j < T::kNTiles; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            pr[j][e] = ex2_approx(fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]));
-            l_blk[e >> 1] += pr[j][e];
-          }
-#pragma unroll
-        for (int cc = 0; cc < kPRegs; ++cc)
-#pragma unroll
-          for (int a = 0; a < 4; ++a) {
-            const float lo = pr[T::p_tile(cc, a, 0)][T::p_elem(a, 0)];
-            const float hi = pr[T::p_tile(cc, a, 1)][T::p_elem(a, 1)];
-            pa[cc][a] = kMode == PMode::f16 ? pack_half2(lo, hi) : pack_bf162(lo, hi);
-          }
-      }
-
-      // ---- O = O·alpha + P·V ----------------------------------------------------------------
-      rescale_rows(l_run, l_blk, alpha, acc);
-#pragma unroll
-      for (int jdp = 0; jdp < T::kDTiles / 2; ++jdp) {
-        if constexpr (kIntP) {
-          int32_t o[2][4];  // from the magic bias, like S
-#pragma unroll
-          for (int cc = 0; cc < kPRegs; ++cc) {
-            uint32_t vb[4];
-            ldmatrix_x4(vb, st + T::v_ldsm(lane, jdp, cc));
-            if constexpr (kMode == PMode::uint8_block) {
-              if (cc == 0) {
-                mma_u8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
-                mma_u8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
-              } else {
-                mma_u8s8(o[0], pa[cc], vb[0], vb[1]);
-                mma_u8s8(o[1], pa[cc], vb[2], vb[3]);
-              }
-            } else {
-              if (cc == 0) {
-                mma_s8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
-                mma_s8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
-              } else {
-                mma_s8s8(o[0], pa[cc], vb[0], vb[1]);
-                mma_s8s8(o[1], pa[cc], vb[2], vb[3]);
-              }
-            }
-          }
-#pragma unroll
-          for (int x2 = 0; x2 < 2; ++x2)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-              acc[2 * jdp + x2][e] =
-                  fmaf(int_to_float_biased(o[x2][e]), weight[e >> 1], acc[2 * jdp + x2][e]);
-        } else {
-#pragma unroll
-          for (int cc = 0; cc < kPRegs; ++cc) {
-            uint32_t vb[4];
-            ldmatrix_x4_trans(vb, st + T::v_ldsm(lane, jdp, cc));
-            if constexpr (kMode == PMode::f16) {
-              mma_f16(acc[2 * jdp], pa[cc], vb[0], vb[1]);
-              mma_f16(acc[2 * jdp + 1], pa[cc], vb[2], vb[3]);
-            } else {
-              mma_bf16(acc[2 * jdp], pa[cc], vb[0], vb[1]);
-              mma_bf16(acc[2 * jdp + 1], pa[cc], vb[2], vb[3]);
-            }
-          }
-        }
-      }
-      };
+      float weight[2];
       if (n0 + kBlockN > warp_n_full) {  // warp-uniform
-        block(std::true_type{});
+        softmax_phase(std::true_type{}, st, n0, s, pa, weight);
       } else {
-        block(std::false_type{});
+        softmax_phase(std::false_type{}, st, n0, s, pa, weight);
+      }
+      pv_phase(st, pa, weight);
+    }
+    cp_async_wait<0>();
+  }
+  } else {
+  if (n_blocks > 0) {
+    // Slots of half a block, separated by CTA barriers. Group g (warps
+    // 4g..4g+3) runs, in slot k with phase = k − g ≥ 0 and j = phase / 2:
+    //   phase even: tensor phase j  = P·V of block j−1, then S = Q̂·K̂ᵀ of block j
+    //   phase odd:  softmax phase j = the softmax of block j
+    // so while one group's warps issue IMMAs and ldmatrix, the other group's
+    // warps on the same schedulers issue the exp/quantize arithmetic.
+    // Stage use: block j's K̂ is read in slots 2j (group 0) and 2j+1 (group 1),
+    // its scales in 2j+1 and 2j+2, its V̂ᵀ in 2j+2 and 2j+3; at the barrier
+    // that opens slot 2i, blocks up to i−2 are done and block i+2 is copied
+    // into their stage (prefetch distance 2 blocks). cp.async group i holds
+    // block i (group 0 also Q̂): at slot 2i at most group i+1 is in flight.
+    const int group = warp >> 2;
+    load_q();
+    load_kv(0, 0);
+    cp_async_commit();
+    if (n_blocks > 1) load_kv(1, 1);
+    cp_async_commit();
+    cp_async_wait<1>();  // Q̂ and block 0
+    __syncthreads();
+    uint32_t qf[T::kDChunks][4];
+    load_q_fragments(qf);  // stage kStages−1 is overwritten from slot 2 on
+
+    int32_t s[T::kNTiles][4];  // S of the block between this group's tensor and softmax phases
+    uint32_t pa[kPRegs][4];    // P of the block between its softmax and the next tensor phase
+    float weight[2] = {0.f, 0.f};
+    for (int slot = 0; slot < 2 * n_blocks + 2; ++slot) {
+      if ((slot & 1) == 0) cp_async_wait<1>();  // block slot/2 landed (this thread's part)
+      __syncthreads();
+      if ((slot & 1) == 0) {
+        const int next = (slot >> 1) + 2;
+        if (next < n_blocks) load_kv(next, next % T::kStages);
+        cp_async_commit();
+      }
+      const int phase = slot - group;
+      if (phase < 0) continue;
+      const int j = phase >> 1;
+      if ((phase & 1) == 0) {
+        // warp-uniform conditions: blocks past every row of the warp are skipped
+        if (j >= 1 && (j - 1) * kBlockN < warp_n_end) pv_phase(stage_addr((j - 1) % T::kStages), pa, weight);
+        if (j < n_blocks && j * kBlockN < warp_n_end) qk(stage_addr(j % T::kStages), s, qf);
+      } else if (j < n_blocks && j * kBlockN < warp_n_end) {
+        const int n0 = j * kBlockN;
+        const uint32_t st = stage_addr(j % T::kStages);
+        if (n0 + kBlockN > warp_n_full) {
+          softmax_phase(std::true_type{}, st, n0, s, pa, weight);
+        } else {
+          softmax_phase(std::false_type{}, st, n0, s, pa, weight);
+        }
       }
     }
     cp_async_wait<0>();
+  }
   }
 
   // ---- epilogue: O = acc · v_scale / l, LSE ---------------------------------------------

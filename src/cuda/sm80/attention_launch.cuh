@@ -24,7 +24,7 @@ void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stre
 
 }  // namespace intfa::cuda
 
-#define INTFA_INSTANTIATE_ATTENTION(D, MODE, BN, WARPS, PIPE)                         \
-  template void intfa::cuda::launch_attention<                                       \
-      intfa::cuda::KernelTraits<D, intfa::cuda::PMode::MODE, BN, WARPS, PIPE>>(      \
+#define INTFA_INSTANTIATE_ATTENTION(D, MODE, BN, WARPS, SCHED)                                 \
+  template void intfa::cuda::launch_attention<intfa::cuda::KernelTraits<                       \
+      D, intfa::cuda::PMode::MODE, BN, WARPS, intfa::cuda::LoopSchedule::SCHED>>(              \
       const intfa::cuda::KernelParams&, int64_t, cudaStream_t);

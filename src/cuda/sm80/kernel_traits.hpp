@@ -30,7 +30,22 @@ constexpr const char* pmode_name(PMode m) {
                                    : "p-bf16";
 }
 
-template <int kHeadDim_, PMode kMode_, int kBlockN_, int kWarps_ = 8, bool kPipelined_ = false>
+// How the key-block loop orders its phases (one kernel instantiation each).
+// Every schedule performs the same operations on every block (same results).
+enum class LoopSchedule : int32_t {
+  plain = 0,      // per block and warp: Q̂·K̂ᵀ, softmax, P̂·V̂
+  pipelined = 1,  // Q̂·K̂ᵀ of block b+1 issued before the softmax of block b
+  pingpong = 2,   // two 4-warp groups take turns: one group's tensor phase
+                  // (P̂·V̂ of block b−1, Q̂·K̂ᵀ of block b) runs beside the
+                  // other group's softmax
+};
+
+constexpr const char* schedule_name(LoopSchedule s) {
+  return s == LoopSchedule::plain ? "plain" : s == LoopSchedule::pipelined ? "pipelined" : "pingpong";
+}
+
+template <int kHeadDim_, PMode kMode_, int kBlockN_, int kWarps_ = 8,
+          LoopSchedule kSchedule_ = LoopSchedule::plain>
 struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr PMode kMode = kMode_;
@@ -42,16 +57,24 @@ struct KernelTraits {
   // barriers are independent, so one CTA's Q·Kᵀ phase overlaps another's
   // softmax instead of all warps of the SM moving in lockstep.
   static constexpr int kWarps = kWarps_;
+  static constexpr LoopSchedule kSchedule = kSchedule_;
   // Pipelined: Q̂·K̂ᵀ of block b+1 is issued before the softmax of block b
   // (one more S in registers; block b+1 must have landed a block earlier).
-  static constexpr bool kPipelined = kPipelined_;
+  static constexpr bool kPipelined = kSchedule == LoopSchedule::pipelined;
+  // Ping-pong: warps 0-3 and 4-7 alternate between a tensor phase and a
+  // softmax phase, half a block apart, with a CTA barrier between the halves,
+  // so the two warps that share a scheduler never compete for the same pipe.
+  static constexpr bool kPingPong = kSchedule == LoopSchedule::pingpong;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kBlockM = 16 * kWarps;  // each warp owns 16 query rows
-  static constexpr int kStages = 3;            // K/V tiles in flight (prefetch distance 2)
+  // K/V tiles in flight. Plain and pipelined: 3 (block b+2 is copied while
+  // block b is computed). Ping-pong: block b's V̂ᵀ is read until the second
+  // group's P̂·V̂ half a block later, so 4 stages keep the same distance.
+  static constexpr int kStages = kPingPong ? 4 : 3;
   // Registers: the O accumulator is 16·D/32 floats per thread, S is 16·BlockN/32:
   // 128 registers for D = 64 with 64-key blocks, up to 255 otherwise.
   static constexpr int kMinBlocksPerSm =
-      (kHeadDim <= 64 && kBlockN <= 64 && !kPipelined_ ? 2 : 1) * (kWarps == 4 ? 2 : 1);
+      (kHeadDim <= 64 && kBlockN <= 64 && !kPipelined ? 2 : 1) * (kWarps == 4 ? 2 : 1);
 
   static constexpr int kDChunks = kHeadDim / 32;  // k32 steps of Q·Kᵀ
   static constexpr int kNTiles = kBlockN / 8;     // n8 tiles of S
@@ -78,6 +101,7 @@ struct KernelTraits {
   static constexpr int kSmemBytes = kStages * kStageBytes;
 
   static_assert(kHeadDim % 32 == 0 && kHeadDim >= 64, "head dim: multiple of 32, at least 64");
+  static_assert(!kPingPong || kWarps == 8, "ping-pong needs two groups of 4 warps");
   static_assert(kBlockN % 32 == 0, "key block: multiple of 32");
   static_assert(kQTileBytes <= kStageBytes, "Q̂ tile must fit in one stage");
   static_assert(kKRowChunks >= 4 && kVRowChunks >= 4, "rows of at least 64 bytes");
