@@ -18,8 +18,7 @@
 #   AB_KERNEL (default: the back-end's choice; sm80 forces mma.sync)
 # Only intfa-bench is built, for the GPU present, with the default sm80
 # instantiation list cut to the D=64/128/256 int8 kernels to save build time
-# (spelled with the 0/1 schedules that older revisions parse; the working
-# tree also gets its ping-pong kernel, INTFA_CUDA_SCHEDULE=pingpong).
+# (spelled with the 0/1 schedules that older revisions parse).
 set -euo pipefail
 OUT=${1:?usage: bench/ab_compare.sh OUTDIR REF}
 REF=${2:?usage: bench/ab_compare.sh OUTDIR REF}
@@ -33,12 +32,10 @@ ARCH=${CC/./}
 [[ "$ARCH" == 90 ]] && ARCH=90a
 SM80_CONFIGS="64 uint8_block 128 4 0;64 int8_running 64 8 0;128 uint8_block 128 4 0;128 int8_running 64 4 1;256 uint8_block 64 8 0;256 int8_running 64 8 0"
 
-CUR_CONFIGS="$SM80_CONFIGS;128 uint8_block 128 8 pingpong"
-
-build() {  # name source-dir cuda-flags sm80-configs
+build() {  # name source-dir cuda-flags
   local b=/tmp/ab-build-$1
   cmake -S "$2" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" \
-    -DINTFA_BUILD_TESTS=OFF -DINTFA_BUILD_PYTHON=OFF -DINTFA_CUDA_ATTENTION_CONFIGS="${4:-$CUR_CONFIGS}" \
+    -DINTFA_BUILD_TESTS=OFF -DINTFA_BUILD_PYTHON=OFF -DINTFA_CUDA_ATTENTION_CONFIGS="$SM80_CONFIGS" \
     -DCMAKE_CUDA_FLAGS="$3" >"$OUT/configure-$1.log" 2>&1
   cmake --build "$b" -j "$(nproc)" --target intfa-bench >"$OUT/build-$1.log" 2>&1 ||
     { tail -30 "$OUT/build-$1.log"; exit 1; }
@@ -49,7 +46,7 @@ NAMES=() BINS=() ENVS=()
 if [[ "$REF" != - ]]; then
   rm -rf /tmp/ab-ref-src && mkdir -p /tmp/ab-ref-src
   git archive "$REF" | tar -x -C /tmp/ab-ref-src
-  NAMES+=(ref) BINS+=("$(build ref /tmp/ab-ref-src "" "$SM80_CONFIGS")") ENVS+=("")
+  NAMES+=(ref) BINS+=("$(build ref /tmp/ab-ref-src "")") ENVS+=("")
 fi
 NAMES+=(cur) BINS+=("$(build cur "$ROOT" "")") ENVS+=("")
 CUR_BIN=${BINS[${#BINS[@]}-1]}

@@ -100,7 +100,7 @@ const AttentionConfig& select(const AttentionParams& p, PMode* mode_out) {
                       supported_head_dims() + ")");
   // Tuning knobs for tests and benchmarks, when several kernels share a key
   // block (same results, different speed): INTFA_CUDA_WARPS=4|8 and
-  // INTFA_CUDA_SCHEDULE=plain|pipelined|pingpong prefer that CTA size / that
+  // INTFA_CUDA_SCHEDULE=plain|pipelined prefer that CTA size / that
   // loop schedule (kernel_traits.hpp).
   static const int want_warps = [] {
     const char* env = std::getenv("INTFA_CUDA_WARPS");
@@ -109,13 +109,13 @@ const AttentionConfig& select(const AttentionParams& p, PMode* mode_out) {
   static const int want_schedule = [] {
     const char* env = std::getenv("INTFA_CUDA_SCHEDULE");
     if (env == nullptr || *env == '\0') return -1;
-    for (LoopSchedule s : {LoopSchedule::plain, LoopSchedule::pipelined, LoopSchedule::pingpong})
+    for (LoopSchedule s : {LoopSchedule::plain, LoopSchedule::pipelined})
       if (std::string(env) == cuda::schedule_name(s)) return static_cast<int>(s);
     return -2;
   }();
   if (want_schedule == -2)
     invalid(std::string("INTFA_CUDA_SCHEDULE=") + std::getenv("INTFA_CUDA_SCHEDULE") +
-            " is not a loop schedule (plain, pipelined or pingpong)");
+            " is not a loop schedule (plain or pipelined)");
   auto score = [&](const AttentionConfig* c) {
     return (want_warps > 0 && c->threads == 32 * want_warps ? 2 : 0) +
            (want_schedule >= 0 && static_cast<int>(c->schedule) == want_schedule ? 1 : 0);

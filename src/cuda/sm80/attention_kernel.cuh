@@ -22,11 +22,6 @@
 // b+1 before the softmax of block b, so the scheduler interleaves those IMMAs
 // with the exp/quantize arithmetic (FlashAttention-3's intra-warp overlap);
 // block b+1 must then have landed one block earlier (cp.async.wait_group 0).
-// Ping-pong instantiations (LoopSchedule::pingpong, 8 warps) split the CTA
-// into two 4-warp groups half a block apart: warps w and w+4 share a
-// scheduler, and while one issues the tensor phase (ldmatrix + IMMA of P·V
-// and the next Q·Kᵀ) the other issues its softmax (FlashAttention-3's
-// inter-warpgroup ping-pong, here with mma.sync and CTA barriers).
 // Integer accumulations start from the magic bias 0x4B400000 held in a
 // register quad (mma's C operand), so S and P·V convert to float in one FADD.
 // Full key blocks copy without bounds checks; the last ragged block zero-fills.
@@ -173,14 +168,22 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   // S = Q̂·K̂ᵀ of the K̂ tile at st_k, starting from the magic bias (see
   // int_to_float_biased): no per-element add. n8-tile pairs outer: each pair's
   // S is final after its k steps, so its conversion and max overlap the IMMAs
-  // of the next pairs.
+  // of the next pairs. The ldmatrix addresses are a lane offset per k step
+  // plus a constant per pair (KernelTraits::kKPairBytes): kDChunks adds per
+  // block instead of an address computation per ldmatrix.
+  uint32_t k_lane[T::kDChunks];
+#pragma unroll
+  for (int c = 0; c < T::kDChunks; ++c) k_lane[c] = T::k_ldsm(lane, 0, c);
   auto qk = [&](uint32_t st_k, int32_t (&s)[T::kNTiles][4], const uint32_t (&qf)[T::kDChunks][4]) {
+    uint32_t k_addr[T::kDChunks];
+#pragma unroll
+    for (int c = 0; c < T::kDChunks; ++c) k_addr[c] = st_k + k_lane[c];
 #pragma unroll
     for (int jp = 0; jp < T::kNTiles / 2; ++jp) {
 #pragma unroll
       for (int c = 0; c < T::kDChunks; ++c) {
         uint32_t kb[4];
-        ldmatrix_x4(kb, st_k + T::k_ldsm(lane, jp, c));
+        ldmatrix_x4(kb, k_addr[c] + jp * T::kKPairBytes);
         if (c == 0) {
           mma_s8s8_from(s[2 * jp], qf[c], kb[0], kb[1], magic);
           mma_s8s8_from(s[2 * jp + 1], qf[c], kb[2], kb[3], magic);
@@ -309,7 +312,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
   };
 
-  if constexpr (!T::kPingPong) {
   if (n_blocks > 0) {
     load_q();
     cp_async_commit();
@@ -363,61 +365,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       pv_phase(st, pa, weight);
     }
     cp_async_wait<0>();
-  }
-  } else {
-  if (n_blocks > 0) {
-    // Slots of half a block, separated by CTA barriers. Group g (warps
-    // 4g..4g+3) runs, in slot k with phase = k − g ≥ 0 and j = phase / 2:
-    //   phase even: tensor phase j  = P·V of block j−1, then S = Q̂·K̂ᵀ of block j
-    //   phase odd:  softmax phase j = the softmax of block j
-    // so while one group's warps issue IMMAs and ldmatrix, the other group's
-    // warps on the same schedulers issue the exp/quantize arithmetic.
-    // Stage use: block j's K̂ is read in slots 2j (group 0) and 2j+1 (group 1),
-    // its scales in 2j+1 and 2j+2, its V̂ᵀ in 2j+2 and 2j+3; at the barrier
-    // that opens slot 2i, blocks up to i−2 are done and block i+2 is copied
-    // into their stage (prefetch distance 2 blocks). cp.async group i holds
-    // block i (group 0 also Q̂): at slot 2i at most group i+1 is in flight.
-    const int group = warp >> 2;
-    load_q();
-    load_kv(0, 0);
-    cp_async_commit();
-    if (n_blocks > 1) load_kv(1, 1);
-    cp_async_commit();
-    cp_async_wait<1>();  // Q̂ and block 0
-    __syncthreads();
-    uint32_t qf[T::kDChunks][4];
-    load_q_fragments(qf);  // stage kStages−1 is overwritten from slot 2 on
-
-    int32_t s[T::kNTiles][4];  // S of the block between this group's tensor and softmax phases
-    uint32_t pa[kPRegs][4];    // P of the block between its softmax and the next tensor phase
-    float weight[2] = {0.f, 0.f};
-    for (int slot = 0; slot < 2 * n_blocks + 2; ++slot) {
-      if ((slot & 1) == 0) cp_async_wait<1>();  // block slot/2 landed (this thread's part)
-      __syncthreads();
-      if ((slot & 1) == 0) {
-        const int next = (slot >> 1) + 2;
-        if (next < n_blocks) load_kv(next, next % T::kStages);
-        cp_async_commit();
-      }
-      const int phase = slot - group;
-      if (phase < 0) continue;
-      const int j = phase >> 1;
-      if ((phase & 1) == 0) {
-        // warp-uniform conditions: blocks past every row of the warp are skipped
-        if (j >= 1 && (j - 1) * kBlockN < warp_n_end) pv_phase(stage_addr((j - 1) % T::kStages), pa, weight);
-        if (j < n_blocks && j * kBlockN < warp_n_end) qk(stage_addr(j % T::kStages), s, qf);
-      } else if (j < n_blocks && j * kBlockN < warp_n_end) {
-        const int n0 = j * kBlockN;
-        const uint32_t st = stage_addr(j % T::kStages);
-        if (n0 + kBlockN > warp_n_full) {
-          softmax_phase(std::true_type{}, st, n0, s, pa, weight);
-        } else {
-          softmax_phase(std::false_type{}, st, n0, s, pa, weight);
-        }
-      }
-    }
-    cp_async_wait<0>();
-  }
   }
 
   // ---- epilogue: O = acc · v_scale / l, LSE ---------------------------------------------

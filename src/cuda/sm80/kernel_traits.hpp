@@ -35,13 +35,10 @@ constexpr const char* pmode_name(PMode m) {
 enum class LoopSchedule : int32_t {
   plain = 0,      // per block and warp: Q̂·K̂ᵀ, softmax, P̂·V̂
   pipelined = 1,  // Q̂·K̂ᵀ of block b+1 issued before the softmax of block b
-  pingpong = 2,   // two 4-warp groups take turns: one group's tensor phase
-                  // (P̂·V̂ of block b−1, Q̂·K̂ᵀ of block b) runs beside the
-                  // other group's softmax
 };
 
 constexpr const char* schedule_name(LoopSchedule s) {
-  return s == LoopSchedule::plain ? "plain" : s == LoopSchedule::pipelined ? "pipelined" : "pingpong";
+  return s == LoopSchedule::plain ? "plain" : "pipelined";
 }
 
 template <int kHeadDim_, PMode kMode_, int kBlockN_, int kWarps_ = 8,
@@ -61,16 +58,9 @@ struct KernelTraits {
   // Pipelined: Q̂·K̂ᵀ of block b+1 is issued before the softmax of block b
   // (one more S in registers; block b+1 must have landed a block earlier).
   static constexpr bool kPipelined = kSchedule == LoopSchedule::pipelined;
-  // Ping-pong: warps 0-3 and 4-7 alternate between a tensor phase and a
-  // softmax phase, half a block apart, with a CTA barrier between the halves,
-  // so the two warps that share a scheduler never compete for the same pipe.
-  static constexpr bool kPingPong = kSchedule == LoopSchedule::pingpong;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kBlockM = 16 * kWarps;  // each warp owns 16 query rows
-  // K/V tiles in flight. Plain and pipelined: 3 (block b+2 is copied while
-  // block b is computed). Ping-pong: block b's V̂ᵀ is read until the second
-  // group's P̂·V̂ half a block later, so 4 stages keep the same distance.
-  static constexpr int kStages = kPingPong ? 4 : 3;
+  static constexpr int kStages = 3;  // K/V tiles in flight (prefetch distance 2)
   // Registers: the O accumulator is 16·D/32 floats per thread, S is 16·BlockN/32:
   // 128 registers for D = 64 with 64-key blocks, up to 255 otherwise.
   static constexpr int kMinBlocksPerSm =
@@ -101,7 +91,6 @@ struct KernelTraits {
   static constexpr int kSmemBytes = kStages * kStageBytes;
 
   static_assert(kHeadDim % 32 == 0 && kHeadDim >= 64, "head dim: multiple of 32, at least 64");
-  static_assert(!kPingPong || kWarps == 8, "ping-pong needs two groups of 4 warps");
   static_assert(kBlockN % 32 == 0, "key block: multiple of 32");
   static_assert(kQTileBytes <= kStageBytes, "Q̂ tile must fit in one stage");
   static_assert(kKRowChunks >= 4 && kVRowChunks >= 4, "rows of at least 64 bytes");
@@ -162,6 +151,12 @@ struct KernelTraits {
     const int i = lane >> 3, r = lane & 7;
     return k_offset(key_of_column(8 * (2 * jp + (i >> 1)) + r), 2 * c + (i & 1));
   }
+  // The n8-tile pair jp only moves the K̂ rows read by 16 (the key
+  // permutation keeps bits 4 and up, the swizzles read row bits 0-3), so
+  // k_ldsm(lane, jp, c) = k_ldsm(lane, 0, c) + jp · kKPairBytes: the kernel
+  // keeps one lane offset per k step and adds the pair as an immediate
+  // (tests/cuda/test_layout.cpp checks the identity for every lane).
+  static constexpr int kKPairBytes = 16 * kHeadDim;
   // V B fragments of O tiles 2jdp, 2jdp+1 for P·V step cc.
   //   8-bit: V̂ᵀ rows = channels, 16 keys per matrix (non-transposed).
   //   16-bit: V rows = keys, 8 channels per matrix (transposed ldmatrix).
