@@ -168,22 +168,14 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   // S = Q̂·K̂ᵀ of the K̂ tile at st_k, starting from the magic bias (see
   // int_to_float_biased): no per-element add. n8-tile pairs outer: each pair's
   // S is final after its k steps, so its conversion and max overlap the IMMAs
-  // of the next pairs. The ldmatrix addresses are a lane offset per k step
-  // plus a constant per pair (KernelTraits::kKPairBytes): kDChunks adds per
-  // block instead of an address computation per ldmatrix.
-  uint32_t k_lane[T::kDChunks];
-#pragma unroll
-  for (int c = 0; c < T::kDChunks; ++c) k_lane[c] = T::k_ldsm(lane, 0, c);
+  // of the next pairs.
   auto qk = [&](uint32_t st_k, int32_t (&s)[T::kNTiles][4], const uint32_t (&qf)[T::kDChunks][4]) {
-    uint32_t k_addr[T::kDChunks];
-#pragma unroll
-    for (int c = 0; c < T::kDChunks; ++c) k_addr[c] = st_k + k_lane[c];
 #pragma unroll
     for (int jp = 0; jp < T::kNTiles / 2; ++jp) {
 #pragma unroll
       for (int c = 0; c < T::kDChunks; ++c) {
         uint32_t kb[4];
-        ldmatrix_x4(kb, k_addr[c] + jp * T::kKPairBytes);
+        ldmatrix_x4(kb, st_k + T::k_ldsm(lane, jp, c));
         if (c == 0) {
           mma_s8s8_from(s[2 * jp], qf[c], kb[0], kb[1], magic);
           mma_s8s8_from(s[2 * jp + 1], qf[c], kb[2], kb[3], magic);

@@ -151,12 +151,6 @@ struct KernelTraits {
     const int i = lane >> 3, r = lane & 7;
     return k_offset(key_of_column(8 * (2 * jp + (i >> 1)) + r), 2 * c + (i & 1));
   }
-  // The n8-tile pair jp only moves the K̂ rows read by 16 (the key
-  // permutation keeps bits 4 and up, the swizzles read row bits 0-3), so
-  // k_ldsm(lane, jp, c) = k_ldsm(lane, 0, c) + jp · kKPairBytes: the kernel
-  // keeps one lane offset per k step and adds the pair as an immediate
-  // (tests/cuda/test_layout.cpp checks the identity for every lane).
-  static constexpr int kKPairBytes = 16 * kHeadDim;
   // V B fragments of O tiles 2jdp, 2jdp+1 for P·V step cc.
   //   8-bit: V̂ᵀ rows = channels, 16 keys per matrix (non-transposed).
   //   16-bit: V rows = keys, 8 channels per matrix (transposed ldmatrix).
