@@ -169,13 +169,27 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   // int_to_float_biased): no per-element add. n8-tile pairs outer: each pair's
   // S is final after its k steps, so its conversion and max overlap the IMMAs
   // of the next pairs.
+#ifdef INTFA_SM80_SPLIT_K_ADDR  // experiment: lane offset per k step + immediate per pair
+  uint32_t k_lane[T::kDChunks];
+#pragma unroll
+  for (int c = 0; c < T::kDChunks; ++c) k_lane[c] = T::k_ldsm(lane, 0, c);
+#endif
   auto qk = [&](uint32_t st_k, int32_t (&s)[T::kNTiles][4], const uint32_t (&qf)[T::kDChunks][4]) {
+#ifdef INTFA_SM80_SPLIT_K_ADDR
+    uint32_t k_addr[T::kDChunks];
+#pragma unroll
+    for (int c = 0; c < T::kDChunks; ++c) k_addr[c] = st_k + k_lane[c];
+#endif
 #pragma unroll
     for (int jp = 0; jp < T::kNTiles / 2; ++jp) {
 #pragma unroll
       for (int c = 0; c < T::kDChunks; ++c) {
         uint32_t kb[4];
+#ifdef INTFA_SM80_SPLIT_K_ADDR
+        ldmatrix_x4(kb, k_addr[c] + jp * 16 * kHeadDim);
+#else
         ldmatrix_x4(kb, st_k + T::k_ldsm(lane, jp, c));
+#endif
         if (c == 0) {
           mma_s8s8_from(s[2 * jp], qf[c], kb[0], kb[1], magic);
           mma_s8s8_from(s[2 * jp + 1], qf[c], kb[2], kb[3], magic);
@@ -304,15 +318,18 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
   };
 
+  // Blocks in flight ahead of the one computed (one cp.async group each).
+  constexpr int kAhead = T::kStages - 1;
   if (n_blocks > 0) {
     load_q();
     cp_async_commit();
-    load_kv(0, 0);
-    cp_async_commit();
-    if (n_blocks > 1) load_kv(1, 1);
-    cp_async_commit();
+#pragma unroll
+    for (int i = 0; i < kAhead; ++i) {
+      if (i < n_blocks) load_kv(i, i);
+      cp_async_commit();
+    }
     // Q̂ landed (this thread's part); pipelined: block 0 too.
-    if constexpr (T::kPipelined) cp_async_wait<1>(); else cp_async_wait<2>();
+    if constexpr (T::kPipelined) cp_async_wait<kAhead - 1>(); else cp_async_wait<kAhead>();
     __syncthreads();
     uint32_t qf[T::kDChunks][4];
     load_q_fragments(qf);
@@ -322,39 +339,46 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     int stage = 0;
     for (int blk = 0; blk < n_blocks; ++blk) {
       // Block blk landed (this thread's part); pipelined: block blk+1 too.
-      if constexpr (T::kPipelined) cp_async_wait<0>(); else cp_async_wait<1>();
+      if constexpr (T::kPipelined) cp_async_wait<kAhead - 2>(); else cp_async_wait<kAhead - 1>();
       // Everyone's part landed, and everyone finished block blk-1 (and the Q̂
-      // fragments), so the stage that block blk+2 goes to is free.
+      // fragments), so the stage that block blk+kAhead goes to (blk-1's) is free.
       __syncthreads();
-      if (blk + 2 < n_blocks) load_kv(blk + 2, stage == 0 ? 2 : stage - 1);
+      if (blk + kAhead < n_blocks) load_kv(blk + kAhead, stage == 0 ? T::kStages - 1 : stage - 1);
       cp_async_commit();
       const int n0 = blk * kBlockN;
       const uint32_t st = stage_addr(stage);
-      stage = stage == 2 ? 0 : stage + 1;
+      stage = stage == T::kStages - 1 ? 0 : stage + 1;
       const uint32_t st_next = stage_addr(stage);
       if (n0 >= warp_n_end) continue;  // warp-uniform: every row of the warp is masked
-      // ---- S = Q̂·K̂ᵀ (pipelined: this block's S was issued during the last block) ----
-      int32_t s[T::kNTiles][4];
-      if constexpr (T::kPipelined) {
+      // The whole block body in each of the two copies (masked, unmasked):
+      // with the branch only around the softmax, ptxas also emitted
+      // divergent-path copies of its shuffles and votes and used more
+      // registers (docs/PERF.md).
+      auto block = [&](auto mask_tag) {
+        // ---- S = Q̂·K̂ᵀ (pipelined: this block's S was issued during the last block) ----
+        int32_t s[T::kNTiles][4];
+        if constexpr (T::kPipelined) {
 #pragma unroll
-        for (int j = 0; j < T::kNTiles; ++j)
+          for (int j = 0; j < T::kNTiles; ++j)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) s[j][e] = s_next[j][e];
-        // The next block's IMMAs go out first; the scheduler interleaves them
-        // with this block's softmax (no branch between them). Past the last
-        // block they recompute this stage (valid data, result unused).
-        qk(blk + 1 < n_blocks ? st_next : st, s_next, qf);
-      } else {
-        qk(st, s, qf);
-      }
-      uint32_t pa[kPRegs][4];
-      float weight[2];
+            for (int e = 0; e < 4; ++e) s[j][e] = s_next[j][e];
+          // The next block's IMMAs go out first; the scheduler interleaves them
+          // with this block's softmax (no branch between them). Past the last
+          // block they recompute this stage (valid data, result unused).
+          qk(blk + 1 < n_blocks ? st_next : st, s_next, qf);
+        } else {
+          qk(st, s, qf);
+        }
+        uint32_t pa[kPRegs][4];
+        float weight[2];
+        softmax_phase(mask_tag, st, n0, s, pa, weight);
+        pv_phase(st, pa, weight);
+      };
       if (n0 + kBlockN > warp_n_full) {  // warp-uniform
-        softmax_phase(std::true_type{}, st, n0, s, pa, weight);
+        block(std::true_type{});
       } else {
-        softmax_phase(std::false_type{}, st, n0, s, pa, weight);
+        block(std::false_type{});
       }
-      pv_phase(st, pa, weight);
     }
     cp_async_wait<0>();
   }

@@ -60,11 +60,27 @@ struct KernelTraits {
   static constexpr bool kPipelined = kSchedule == LoopSchedule::pipelined;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kBlockM = 16 * kWarps;  // each warp owns 16 query rows
-  static constexpr int kStages = 3;  // K/V tiles in flight (prefetch distance 2)
+  // CTAs per SM of the 4-warp plain kernels, and K/V tiles in flight
+  // (block b+kStages−1 is copied while block b is computed). Timing
+  // experiments (docs/PERF.md) override them with INTFA_SM80_CTAS (three
+  // CTAs then default to 2 stages: three of 3 do not fit in shared memory
+  // at D = 128) and INTFA_SM80_STAGES. The pipelined loop needs block b+1 a
+  // block early, so it keeps 3 stages and 2 CTAs.
+#if defined(INTFA_SM80_CTAS)
+  static constexpr int kFourWarpCtas = kPipelined ? 2 : INTFA_SM80_CTAS;
+#else
+  static constexpr int kFourWarpCtas = 2;
+#endif
+#if defined(INTFA_SM80_STAGES)
+  static constexpr int kStages = kPipelined ? 3 : INTFA_SM80_STAGES;
+#else
+  static constexpr int kStages = kWarps == 4 && kFourWarpCtas >= 3 ? 2 : 3;
+#endif
+  static_assert(kStages >= 2 && (!kPipelined || kStages >= 3), "stages: 2 or more, 3 for pipelining");
   // Registers: the O accumulator is 16·D/32 floats per thread, S is 16·BlockN/32:
   // 128 registers for D = 64 with 64-key blocks, up to 255 otherwise.
   static constexpr int kMinBlocksPerSm =
-      (kHeadDim <= 64 && kBlockN <= 64 && !kPipelined ? 2 : 1) * (kWarps == 4 ? 2 : 1);
+      (kHeadDim <= 64 && kBlockN <= 64 && !kPipelined ? 2 : 1) * (kWarps == 4 ? kFourWarpCtas : 1);
 
   static constexpr int kDChunks = kHeadDim / 32;  // k32 steps of Q·Kᵀ
   static constexpr int kNTiles = kBlockN / 8;     // n8 tiles of S
