@@ -169,27 +169,13 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   // int_to_float_biased): no per-element add. n8-tile pairs outer: each pair's
   // S is final after its k steps, so its conversion and max overlap the IMMAs
   // of the next pairs.
-#ifdef INTFA_SM80_SPLIT_K_ADDR  // experiment: lane offset per k step + immediate per pair
-  uint32_t k_lane[T::kDChunks];
-#pragma unroll
-  for (int c = 0; c < T::kDChunks; ++c) k_lane[c] = T::k_ldsm(lane, 0, c);
-#endif
   auto qk = [&](uint32_t st_k, int32_t (&s)[T::kNTiles][4], const uint32_t (&qf)[T::kDChunks][4]) {
-#ifdef INTFA_SM80_SPLIT_K_ADDR
-    uint32_t k_addr[T::kDChunks];
-#pragma unroll
-    for (int c = 0; c < T::kDChunks; ++c) k_addr[c] = st_k + k_lane[c];
-#endif
 #pragma unroll
     for (int jp = 0; jp < T::kNTiles / 2; ++jp) {
 #pragma unroll
       for (int c = 0; c < T::kDChunks; ++c) {
         uint32_t kb[4];
-#ifdef INTFA_SM80_SPLIT_K_ADDR
-        ldmatrix_x4(kb, k_addr[c] + jp * 16 * kHeadDim);
-#else
         ldmatrix_x4(kb, st_k + T::k_ldsm(lane, jp, c));
-#endif
         if (c == 0) {
           mma_s8s8_from(s[2 * jp], qf[c], kb[0], kb[1], magic);
           mma_s8s8_from(s[2 * jp + 1], qf[c], kb[2], kb[3], magic);
