@@ -257,23 +257,16 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
         for (int cc = 0; cc < kPRegs; ++cc) {
           uint32_t vb[4];
           ldmatrix_x4(vb, st + T::v_ldsm(lane, jdp, cc));
-          if constexpr (kMode == PMode::uint8_block) {
-            if (cc == 0) {
-              mma_u8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
-              mma_u8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
+          // u8·s8 (p-u8) or s8·s8 (p-int8); the first k step from the bias.
+          auto mma_p = [&](int32_t (&d)[4], uint32_t b0, uint32_t b1) {
+            if constexpr (kMode == PMode::uint8_block) {
+              if (cc == 0) mma_u8s8_from(d, pa[cc], b0, b1, magic); else mma_u8s8(d, pa[cc], b0, b1);
             } else {
-              mma_u8s8(o[0], pa[cc], vb[0], vb[1]);
-              mma_u8s8(o[1], pa[cc], vb[2], vb[3]);
+              if (cc == 0) mma_s8s8_from(d, pa[cc], b0, b1, magic); else mma_s8s8(d, pa[cc], b0, b1);
             }
-          } else {
-            if (cc == 0) {
-              mma_s8s8_from(o[0], pa[cc], vb[0], vb[1], magic);
-              mma_s8s8_from(o[1], pa[cc], vb[2], vb[3], magic);
-            } else {
-              mma_s8s8(o[0], pa[cc], vb[0], vb[1]);
-              mma_s8s8(o[1], pa[cc], vb[2], vb[3]);
-            }
-          }
+          };
+          mma_p(o[0], vb[0], vb[1]);
+          mma_p(o[1], vb[2], vb[3]);
         }
 #pragma unroll
         for (int x2 = 0; x2 < 2; ++x2)
