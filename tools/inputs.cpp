@@ -4,6 +4,7 @@
 #include <random>
 
 #include "cli_args.hpp"
+#include "parallel.hpp"
 
 namespace intfa::bench {
 
@@ -11,16 +12,26 @@ namespace {
 
 enum class Operand { query, key, value };
 
-// Fills one [B, S, heads, D] tensor in memory order.
+// Fills one [B, S, heads, D] tensor in memory order, in pieces of
+// kGeneratorChunk elements drawn in parallel, piece c from its own generator
+// seeded with derive_seed(seed, c).
 void fill(std::vector<float>& x, int64_t head_dim, Distribution dist, Operand operand,
-          std::mt19937_64& rng) {
-  if (dist == Distribution::uniform) {
-    std::uniform_real_distribution<float> uniform(-0.5f, 0.5f);
-    for (float& value : x) value = uniform(rng);
-    return;
-  }
-  std::normal_distribution<float> normal(0.f, 1.f);
-  for (float& value : x) value = normal(rng);
+          uint64_t seed) {
+  const size_t chunks = (x.size() + kGeneratorChunk - 1) / kGeneratorChunk;
+  parallel(chunks, [&](size_t first, size_t last) {
+    for (size_t c = first; c < last; ++c) {
+      std::mt19937_64 rng(derive_seed(seed, c));
+      float* begin = x.data() + c * kGeneratorChunk;
+      float* end = x.data() + std::min(x.size(), (c + 1) * kGeneratorChunk);
+      if (dist == Distribution::uniform) {
+        std::uniform_real_distribution<float> uniform(-0.5f, 0.5f);
+        for (float* value = begin; value != end; ++value) *value = uniform(rng);
+      } else {
+        std::normal_distribution<float> normal(0.f, 1.f);
+        for (float* value = begin; value != end; ++value) *value = normal(rng);
+      }
+    }
+  });
   if (dist != Distribution::outlier || operand == Operand::value) return;
   const float offset = operand == Operand::key ? kKeyOutlierOffset : kQueryOutlierOffset;
   const std::vector<int64_t> channels = outlier_channels(head_dim);
@@ -67,14 +78,13 @@ std::string distribution_help() {
 }
 
 Inputs generate_inputs(const InputShape& s, Distribution dist, uint64_t seed) {
-  std::mt19937_64 rng(seed);
   Inputs in;
   in.q.resize(static_cast<size_t>(s.batch * s.seqlen_q * s.heads * s.head_dim));
   in.k.resize(static_cast<size_t>(s.batch * s.seqlen_k * s.kv_heads * s.head_dim));
   in.v.resize(in.k.size());
-  fill(in.q, s.head_dim, dist, Operand::query, rng);
-  fill(in.k, s.head_dim, dist, Operand::key, rng);
-  fill(in.v, s.head_dim, dist, Operand::value, rng);
+  fill(in.q, s.head_dim, dist, Operand::query, derive_seed(seed, 0));
+  fill(in.k, s.head_dim, dist, Operand::key, derive_seed(seed, 1));
+  fill(in.v, s.head_dim, dist, Operand::value, derive_seed(seed, 2));
   return in;
 }
 

@@ -2,6 +2,7 @@
 // given (the seed is always reported so a run can be repeated).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,8 +44,13 @@ struct Inputs {
   std::vector<float> v;  // [B, Sk, Hk, D]
 };
 
-// Draws Q, then K, then V from one std::mt19937_64 seeded with `seed`, so the
-// same seed and shape give the same inputs.
+// Draws Q, K and V (tensor i of the three with derive_seed(seed, i)) in
+// pieces of kGeneratorChunk elements, each from its own std::mt19937_64
+// seeded with derive_seed(tensor seed, piece), on several threads. The same
+// seed and shape give the same inputs on any machine and thread count.
+// (Until 2026-11-22 one generator drew everything in sequence, which took
+// 15-45 s per call at S = 16k; seeds recorded before then give other inputs.)
+inline constexpr size_t kGeneratorChunk = size_t{1} << 20;
 Inputs generate_inputs(const InputShape& shape, Distribution dist, uint64_t seed);
 
 // A seed from std::random_device (64 bits from two draws).

@@ -20,9 +20,9 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "parallel.hpp"
 #include "runner.hpp"
 
 namespace intfa::bench {
@@ -61,19 +61,6 @@ float half_to_float(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
-}
-
-// Runs f(begin, end) over [0, n) on all cores.
-template <typename F>
-void parallel(size_t n, F&& f) {
-  const size_t threads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  const size_t chunk = (n + threads - 1) / threads;
-  for (size_t t = 0; t < threads; ++t) {
-    const size_t b = t * chunk, e = std::min(n, b + chunk);
-    if (b < e) pool.emplace_back([&f, b, e] { f(b, e); });
-  }
-  for (auto& th : pool) th.join();
 }
 
 class DeviceMemory {
