@@ -48,15 +48,14 @@ struct Traits {
   static constexpr int kRowsPerConsumer = 64;  // wgmma M
   static constexpr int kBlockM = kConsumers * kRowsPerConsumer;
   static constexpr int kThreads = 128 * (1 + kConsumers);
-  // Stages of the K̂/V̂ᵀ ring. On the H100, 3 stages were never slower than 4
-  // at D = 128 and 256 (+0.2% to +1.5% in two calls, causal and not; 5 lost
-  // up to 1.4%: docs/PERF.md). D = 64 (half the compute per block, so the
-  // loads have less time to land) keeps 4: not measured with 3.
-  // INTFA_SM90_STAGES overrides it for timing experiments.
+  // Stages of the K̂/V̂ᵀ ring. On the H100, 3 stages were at least as fast as
+  // 4 in 15 interleaved comparisons over three calls (D = 64, 128, 256,
+  // causal and not: +0.2% to +2.4%, or within the noise); 5 lost up to 1.4%
+  // (docs/PERF.md). INTFA_SM90_STAGES overrides it for timing experiments.
 #ifdef INTFA_SM90_STAGES
   static constexpr int kStages = INTFA_SM90_STAGES;
 #else
-  static constexpr int kStages = kHeadDim >= 128 ? 3 : 4;
+  static constexpr int kStages = 3;
 #endif
   static_assert(kStages >= 2, "the ring needs two stages: one loading while one is read");
   // setmaxnreg budgets: 128·(producer + consumers·consumer) ≤ 65536.
