@@ -291,12 +291,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     }
   };
 
-  auto load_q_fragments = [&](uint32_t (&qf)[T::kDChunks][4]) {
-#pragma unroll
-    for (int c = 0; c < T::kDChunks; ++c)
-      ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
-  };
-
   // Blocks in flight ahead of the one computed (one cp.async group each).
   constexpr int kAhead = T::kStages - 1;
   if (n_blocks > 0) {
@@ -311,7 +305,9 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     if constexpr (T::kPipelined) cp_async_wait<kAhead - 1>(); else cp_async_wait<kAhead>();
     __syncthreads();
     uint32_t qf[T::kDChunks][4];
-    load_q_fragments(qf);
+#pragma unroll
+    for (int c = 0; c < T::kDChunks; ++c)
+      ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
     int32_t s_next[T::kNTiles][4];  // pipelined: S of the next block
     if constexpr (T::kPipelined) qk(stage_addr(0), s_next, qf);
 
