@@ -10,7 +10,8 @@
 # another HEAD.)
 # Environment:
 #   AB_VARIANTS  space-separated name=CUDA-flags builds of the working tree,
-#                e.g. "pv128=-DINTFA_SM90_PV_CHUNK=128"
+#                flags separated by commas, e.g.
+#                "pv128=-DINTFA_SM90_PV_CHUNK=128,-DINTFA_SM90_PV_WINDOW=1"
 #   AB_ENVS      space-separated name=VAR=value runs of the working tree's
 #                build with one more environment variable (set after
 #                AB_KERNEL, so it wins), e.g. "mma=INTFA_CUDA_KERNEL=sm80"
@@ -52,7 +53,8 @@ NAMES+=(cur) BINS+=("$(build cur "$ROOT" "")") ENVS+=("")
 CUR_BIN=${BINS[${#BINS[@]}-1]}
 for v in ${AB_VARIANTS:-}; do
   NAMES+=("${v%%=*}")
-  BINS+=("$(build "${v%%=*}" "$ROOT" "${v#*=}")")
+  flags=${v#*=}
+  BINS+=("$(build "${v%%=*}" "$ROOT" "${flags//,/ }")")
   ENVS+=("")
 done
 for v in ${AB_ENVS:-}; do

@@ -169,6 +169,32 @@ __device__ __forceinline__ uint32_t pack_low_bytes(uint32_t w0, uint32_t w1, uin
   return __byte_perm(lo, hi, 0x5410);  // [lo.b0, lo.b1, hi.b0, hi.b1]
 }
 
+// rint(q·p) for q·p in [0, 255] as a small integer (the bits of a subnormal
+// float): the exact product q·p·2^-149 rounds once to a multiple of 2^-149,
+// ties to even, which is rint on the integer q·p. One FMUL, like the magic
+// FFMA above, but the word needs no byte selection. mul.rn without .ftz
+// keeps the subnormal result whatever the compiler's -ftz setting.
+__device__ __forceinline__ uint32_t round_to_int_bits(float p, float q) {
+  float r;
+  asm("mul.rn.f32 %0, %1, %2;\n" : "=f"(r) : "f"(p), "f"(q * 0x1p-149f));
+  return __float_as_uint(r);
+}
+// Packs four integers 0..255 (0..127 for s8) into bytes 0..3, saturating.
+// Two I2IPs (cvt.pack.sat: d = c << 16 | sat(a) << 8 | sat(b)).
+template <bool kSigned>
+__device__ __forceinline__ uint32_t pack_bytes_sat(uint32_t b0, uint32_t b1, uint32_t b2,
+                                                   uint32_t b3) {
+  uint32_t hi, r;
+  if constexpr (kSigned) {
+    asm("cvt.pack.sat.s8.s32.b32 %0, %1, %2, 0;\n" : "=r"(hi) : "r"(b3), "r"(b2));
+    asm("cvt.pack.sat.s8.s32.b32 %0, %1, %2, %3;\n" : "=r"(r) : "r"(b1), "r"(b0), "r"(hi));
+  } else {
+    asm("cvt.pack.sat.u8.s32.b32 %0, %1, %2, 0;\n" : "=r"(hi) : "r"(b3), "r"(b2));
+    asm("cvt.pack.sat.u8.s32.b32 %0, %1, %2, %3;\n" : "=r"(r) : "r"(b1), "r"(b0), "r"(hi));
+  }
+  return r;
+}
+
 __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
   uint32_t r;
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));

@@ -278,12 +278,12 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // each other: while one waits for its products the others run their
   // softmax. Within a consumer, the work that does not depend on a product
   // runs while it is in flight: O and l are rescaled by alpha after P·V is
-  // issued, and with several output chunks in flight (kPvChunksInFlight) each
-  // is accumulated while the next one still runs. (A two-consumer software
+  // issued, and the output chunks run as a rolling window (Traits::kPvWindow
+  // in flight), each accumulated while the next ones still run. (A two-consumer software
   // pipeline in the FlashAttention-3 order, S of block n and Ô of block n − 1
   // in one phase with the consumers alternating on named barriers, measured
   // slower than three consumers with this loop: docs/PERF.md; commit 77d3b17.)
-  constexpr int kInFlight = T::kPvChunksInFlight;
+  constexpr int kWindow = T::kPvWindow, kChunks = T::kPvChunks;
   int32_t sacc[T::kSRegs];
   for (int n = 0; n < n_blocks; ++n) {
     const int s = n % T::kStages;
@@ -297,21 +297,25 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       uint32_t pa[T::kPvSteps][4];
       float weight[2], alpha[2], l_blk[2];
       softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
+      // Ô in a rolling window: chunk c lives in oacc[c % kWindow] and, once
+      // accumulated, makes room for chunk c + kWindow.
+      int32_t oacc[kWindow][T::kPvRegs];
 #pragma unroll
-      for (int c0 = 0; c0 < T::kPvChunks; c0 += kInFlight) {
-        int32_t oacc[kInFlight][T::kPvRegs];
+      for (int f = 0; f < kWindow; ++f) {
+        issue_pv(st, f, pa, oacc[f]);
+        wgmma_commit();
+      }
+      rescale_rows(l_run, l_blk, alpha, acc);
 #pragma unroll
-        for (int f = 0; f < kInFlight; ++f) {
-          issue_pv(st, c0 + f, pa, oacc[f]);
+      for (int c = 0; c < kChunks; ++c) {
+        const int issued = c + kWindow < kChunks ? c + kWindow : kChunks;
+        wgmma_wait_pending(issued - c - 1);
+        fence_registers(oacc[c % kWindow]);
+        accumulate(c, oacc[c % kWindow], weight);
+        if (c + 1 < kChunks) fence_registers(acc[c]);  // before the next issue or wait
+        if (c + kWindow < kChunks) {
+          issue_pv(st, c + kWindow, pa, oacc[c % kWindow]);
           wgmma_commit();
-        }
-        if (c0 == 0) rescale_rows(l_run, l_blk, alpha, acc);
-#pragma unroll
-        for (int f = 0; f < kInFlight; ++f) {
-          wgmma_wait_pending(kInFlight - 1 - f);
-          fence_registers(oacc[f]);
-          accumulate(c0 + f, oacc[f], weight);
-          if (f + 1 < kInFlight) fence_registers(acc[c0 + f]);  // before the next wait
         }
       }
     }

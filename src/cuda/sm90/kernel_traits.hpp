@@ -19,9 +19,6 @@
 
 #include "sm80/kernel_traits.hpp"  // PMode
 
-#ifndef INTFA_SM90_PV_CHUNK
-#define INTFA_SM90_PV_CHUNK 64
-#endif
 
 namespace intfa::cuda::sm90 {
 
@@ -70,17 +67,32 @@ struct Traits {
   // V̂ᵀ rows are kBlockN bytes: the swizzle width is the key block.
   static constexpr int kVSwizzle = kBlockN;
   static constexpr int kPvSteps = kBlockN / 32;
-  // P·V in output chunks (wgmma N) whose int32 accumulators live beside the
-  // fp32 output accumulator. D <= 128: chunks of 64 channels, all issued at
-  // once, so each is accumulated into O while the next one still runs.
-  // D = 256: two chunks of 128 in turn (the registers hold one at a time).
-  // INTFA_SM90_PV_CHUNK=128 (timing experiments) makes D = 128 one chunk.
+  // P·V in output chunks (wgmma N = kPvN channels) whose int32 accumulators
+  // live beside the fp32 output accumulator, issued as a rolling window of
+  // kPvWindow chunks in flight: while chunk c is accumulated into O (an I2FP
+  // and an FFMA per element) the tensor cores run the next one, and chunk
+  // c + kPvWindow reuses c's registers. D = 64 and 128: chunks of 64, all in
+  // flight. D = 256: eight chunks of 32, two in flight (32 int32 registers:
+  // chunks of 64 spill, and one chunk of 128 at a time, the loop before the
+  // window, left the tensor cores idle while each was accumulated).
+  // INTFA_SM90_PV_CHUNK / INTFA_SM90_PV_WINDOW override both for timing
+  // experiments.
+#ifdef INTFA_SM90_PV_CHUNK
   static constexpr int kPvChunkLimit = INTFA_SM90_PV_CHUNK;
-  static_assert(kPvChunkLimit == 64 || kPvChunkLimit == 128, "P·V chunk of 64 or 128");
-  static constexpr int kPvN = kHeadDim == 256 ? 128 : (kHeadDim < kPvChunkLimit ? kHeadDim : kPvChunkLimit);
+#else
+  static constexpr int kPvChunkLimit = kHeadDim == 256 ? 32 : 64;
+#endif
+#ifdef INTFA_SM90_PV_WINDOW
+  static constexpr int kPvWindowLimit = INTFA_SM90_PV_WINDOW;
+#else
+  static constexpr int kPvWindowLimit = 2;
+#endif
+  static_assert(kPvChunkLimit == 32 || kPvChunkLimit == 64 || kPvChunkLimit == 128,
+                "P·V chunk of 32, 64 or 128 channels");
+  static constexpr int kPvN = kHeadDim < kPvChunkLimit ? kHeadDim : kPvChunkLimit;
   static constexpr int kPvChunks = kHeadDim / kPvN;
-  static constexpr int kPvChunksInFlight = kHeadDim == 256 ? 1 : kPvChunks;
-
+  static constexpr int kPvWindow = kPvWindowLimit < kPvChunks ? kPvWindowLimit : kPvChunks;
+  static_assert(kPvWindow >= 1 && kPvWindow <= 3, "1 to 3 chunks in flight (wgmma_wait_pending)");
 
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
   static constexpr int kSRegs = kBlockN / 2;       // int32 score registers per thread
