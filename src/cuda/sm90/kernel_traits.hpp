@@ -72,23 +72,23 @@ struct Traits {
   // kPvWindow chunks in flight: while chunk c is accumulated into O (an I2FP
   // and an FFMA per element) the tensor cores run the next one, and chunk
   // c + kPvWindow reuses c's registers. D = 64 and 128: chunks of 64, all in
-  // flight. D = 256: eight chunks of 32, two in flight (32 int32 registers:
-  // chunks of 64 spill, and one chunk of 128 at a time, the loop before the
-  // window, left the tensor cores idle while each was accumulated).
-  // INTFA_SM90_PV_CHUNK / INTFA_SM90_PV_WINDOW override both for timing
-  // experiments.
+  // flight. D = 256: two chunks of 128 in turn (the registers hold one).
+  // Measured on the H100 (docs/PERF.md, sixth session): D = 256 as eight
+  // chunks of 32 with two in flight, which overlaps every accumulation with
+  // a product, ran 6% slower than this (narrow register-A wgmmas), and
+  // chunks of 64 spill. INTFA_SM90_PV_CHUNK / INTFA_SM90_PV_WINDOW override
+  // both for timing experiments.
 #ifdef INTFA_SM90_PV_CHUNK
   static constexpr int kPvChunkLimit = INTFA_SM90_PV_CHUNK;
 #else
-  static constexpr int kPvChunkLimit = kHeadDim == 256 ? 32 : 64;
+  static constexpr int kPvChunkLimit = kHeadDim == 256 ? 128 : 64;
 #endif
 #ifdef INTFA_SM90_PV_WINDOW
   static constexpr int kPvWindowLimit = INTFA_SM90_PV_WINDOW;
 #else
-  static constexpr int kPvWindowLimit = 2;
+  static constexpr int kPvWindowLimit = kHeadDim == 256 ? 1 : 2;
 #endif
-  static_assert(kPvChunkLimit == 32 || kPvChunkLimit == 64 || kPvChunkLimit == 128,
-                "P·V chunk of 32, 64 or 128 channels");
+  static_assert(kPvChunkLimit == 64 || kPvChunkLimit == 128, "P·V chunk of 64 or 128 channels");
   static constexpr int kPvN = kHeadDim < kPvChunkLimit ? kHeadDim : kPvChunkLimit;
   static constexpr int kPvChunks = kHeadDim / kPvN;
   static constexpr int kPvWindow = kPvWindowLimit < kPvChunks ? kPvWindowLimit : kPvChunks;
