@@ -112,7 +112,9 @@ __device__ __forceinline__ void quantize_pack_p(const float (&x)[kTiles][4],
                                                 const float (&weight)[2],
                                                 uint32_t (&pa)[kTiles / 4][4], float (&l_blk)[2]) {
   static_assert(kMode == PMode::uint8_block || kMode == PMode::int8_running, "8-bit P");
-  constexpr float kQ = kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max;
+  constexpr uint32_t kQ = kMode == PMode::uint8_block ? 255u : 127u;
+  static_assert(static_cast<float>(kQ) ==
+                (kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max));
   uint32_t w[kTiles][4];
   l_blk[0] = l_blk[1] = 0.f;
 #pragma unroll
@@ -122,11 +124,7 @@ __device__ __forceinline__ void quantize_pack_p(const float (&x)[kTiles][4],
       const float arg = fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]);
       const float pr = kNoExp ? fmaxf(arg + 1.f, 0.f) : ex2_approx(arg);
       if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
-#ifdef INTFA_PACK_I2IP
       w[j][e] = round_to_int_bits(pr, kQ);  // rint(kQ·p)
-#else
-      w[j][e] = __float_as_uint(fmaf(pr, kQ, kRoundMagic));  // low byte = rint(kQ·p)
-#endif
     }
   [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
 #pragma unroll
@@ -134,12 +132,8 @@ __device__ __forceinline__ void quantize_pack_p(const float (&x)[kTiles][4],
 #pragma unroll
     for (int a = 0; a < 4; ++a) {
       const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
-#ifdef INTFA_PACK_I2IP
       pa[c][a] = pack_bytes_sat<kMode == PMode::int8_running>(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0],
                                                              w[j0 + 1][e0 + 1]);
-#else
-      pa[c][a] = pack_low_bytes(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0], w[j0 + 1][e0 + 1]);
-#endif
       if constexpr (kMode == PMode::uint8_block) sum[a & 1] = __dp4a(pa[c][a], 0x01010101u, sum[a & 1]);
     }
   if constexpr (kMode == PMode::uint8_block) {

@@ -153,34 +153,24 @@ __device__ __forceinline__ float int_to_float_biased(int32_t biased) {
   return __int_as_float(biased) - kMagicFloat;
 }
 
-// rint(x) for x in [0, 255] returned in the low byte of the bits: x + 2^23
-// rounds to the nearest integer (ties to even), like rintf, in one FADD.
-inline constexpr float kRoundMagic = 8388608.0f;  // 2^23
-__device__ __forceinline__ uint32_t round_to_low_byte(float x) {
-  return __float_as_uint(x + kRoundMagic);
-}
-
-// Packs the low bytes of four words into one: byte i of the result = low byte
-// of word i. Three PRMTs.
-__device__ __forceinline__ uint32_t pack_low_bytes(uint32_t w0, uint32_t w1, uint32_t w2,
-                                                   uint32_t w3) {
-  const uint32_t lo = __byte_perm(w0, w1, 0x0040);  // [w0.b0, w1.b0, 0, 0]
-  const uint32_t hi = __byte_perm(w2, w3, 0x0040);
-  return __byte_perm(lo, hi, 0x5410);  // [lo.b0, lo.b1, hi.b0, hi.b1]
-}
-
-// rint(q·p) for q·p in [0, 255] as a small integer (the bits of a subnormal
-// float): the exact product q·p·2^-149 rounds once to a multiple of 2^-149,
-// ties to even, which is rint on the integer q·p. One FMUL, like the magic
-// FFMA above, but the word needs no byte selection. mul.rn without .ftz
-// keeps the subnormal result whatever the compiler's -ftz setting.
-__device__ __forceinline__ uint32_t round_to_int_bits(float p, float q) {
+// rint(q·p) for an integer q < 2^23 and q·p ≥ 0, as an integer: the bits of
+// the subnormal float q·p·2^-149. The multiplier is the subnormal whose bits
+// are q; the exact product rounds once to a multiple of 2^-149, ties to
+// even, which is rint (ties to even) on q·p, as the CPU back-end rounds. One
+// FMUL, and the word is the integer itself, so four of them pack into bytes
+// with two I2IPs (pack_bytes_sat) where the 2^23 magic-number FFMA left the
+// code in the low byte of a float and took three PRMTs to gather: measured
+// on the H100 +1-2% for the mma.sync kernel and within the noise for the
+// wgmma kernel (docs/PERF.md). mul.rn without .ftz keeps subnormals whatever
+// the compiler's -ftz setting.
+__device__ __forceinline__ uint32_t round_to_int_bits(float p, uint32_t q) {
   float r;
-  asm("mul.rn.f32 %0, %1, %2;\n" : "=f"(r) : "f"(p), "f"(q * 0x1p-149f));
+  asm("mul.rn.f32 %0, %1, %2;\n" : "=f"(r) : "f"(p), "f"(__uint_as_float(q)));
   return __float_as_uint(r);
 }
-// Packs four integers 0..255 (0..127 for s8) into bytes 0..3, saturating.
-// Two I2IPs (cvt.pack.sat: d = c << 16 | sat(a) << 8 | sat(b)).
+// Packs four integers into bytes 0..3 (byte i = b_i), saturated to 0..255
+// (u8) or −128..127 (s8). Two I2IPs: cvt.pack.sat gives c << 16 | sat(a) << 8
+// | sat(b).
 template <bool kSigned>
 __device__ __forceinline__ uint32_t pack_bytes_sat(uint32_t b0, uint32_t b1, uint32_t b2,
                                                    uint32_t b3) {
