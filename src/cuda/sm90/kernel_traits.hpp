@@ -45,14 +45,16 @@ struct Traits {
   static constexpr int kRowsPerConsumer = 64;  // wgmma M
   static constexpr int kBlockM = kConsumers * kRowsPerConsumer;
   static constexpr int kThreads = 128 * (1 + kConsumers);
-  // Stages of the K̂/V̂ᵀ ring. On the H100, 3 stages were at least as fast as
-  // 4 in 15 interleaved comparisons over three calls (D = 64, 128, 256,
-  // causal and not: +0.2% to +2.4%, or within the noise); 5 lost up to 1.4%
-  // (docs/PERF.md). INTFA_SM90_STAGES overrides it for timing experiments.
+  // Stages of the K̂/V̂ᵀ ring. On the H100 the kernel got faster with every
+  // stage removed: 3 were at least as fast as 4 in 15 interleaved
+  // comparisons over three calls (+0.2% to +2.4%), 5 lost up to 1.4%, and 2
+  // beat 3 at S = 4k in two calls (D = 128 +1.8% to +2.3%, causal +1.9%;
+  // D = 64 +0.7% to +1.3%) and tied at 16k and at D = 256 (docs/PERF.md).
+  // INTFA_SM90_STAGES overrides it for timing experiments.
 #ifdef INTFA_SM90_STAGES
   static constexpr int kStages = INTFA_SM90_STAGES;
 #else
-  static constexpr int kStages = 3;
+  static constexpr int kStages = 2;
 #endif
   static_assert(kStages >= 2, "the ring needs two stages: one loading while one is read");
   // setmaxnreg budgets: 128·(producer + consumers·consumer) ≤ 65536.
