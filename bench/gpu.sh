@@ -96,7 +96,7 @@ step "configure + build ($BUILD, $JOBS jobs)"
 cmake --preset gpu -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" "${PY_ARGS[@]}" \
   "${GTEST_ARGS[@]}" >"$OUT/configure.log" 2>&1 || { cat "$OUT/configure.log"; exit 1; }
 TARGETS=(intfa-bench)
-skip tests || TARGETS+=(intfa_cuda_tests intfa_cuda_layout_tests)
+skip tests || TARGETS+=(intfa_cuda_tests intfa_cuda_layout_tests intfa_cuda_ptx_tests)
 [[ "$ARCH" == 90a ]] && ! skip tests && TARGETS+=(intfa_sm90_ptx_tests)
 skip cpu || skip tests || TARGETS+=(intfa_cpu_tests intfa_simd_tests)
 skip python || TARGETS+=(_core)
