@@ -279,10 +279,11 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // softmax. Within a consumer, the work that does not depend on a product
   // runs while it is in flight: O and l are rescaled by alpha after P·V is
   // issued, and the output chunks run as a rolling window (Traits::kPvWindow
-  // in flight), each accumulated while the next ones still run. (A two-consumer software
-  // pipeline in the FlashAttention-3 order, S of block n and Ô of block n − 1
-  // in one phase with the consumers alternating on named barriers, measured
-  // slower than three consumers with this loop: docs/PERF.md; commit 77d3b17.)
+  // in flight), each accumulated while the next ones still run. (A
+  // two-consumer software pipeline in the FlashAttention-3 order, S of block
+  // n and Ô of block n − 1 in one phase with the consumers alternating on
+  // named barriers, measured slower than three consumers with this loop:
+  // docs/PERF.md; commit 77d3b17.)
   constexpr int kWindow = T::kPvWindow, kChunks = T::kPvChunks;
   int32_t sacc[T::kSRegs];
   for (int n = 0; n < n_blocks; ++n) {

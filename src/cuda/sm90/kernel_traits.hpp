@@ -19,7 +19,6 @@
 
 #include "sm80/kernel_traits.hpp"  // PMode
 
-
 namespace intfa::cuda::sm90 {
 
 template <int kHeadDim_, PMode kMode_, int kBlockN_, int kConsumers_ = 2>
