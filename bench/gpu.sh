@@ -34,6 +34,10 @@ RECIPES=${GPU_SH_RECIPES:-intfa,paper}
 SKIP=${GPU_SH_SKIP:-}
 export PATH=$PATH:/usr/local/cuda/bin
 skip() { [[ " $SKIP " == *" $1 "* ]]; }
+# Steps that failed: the later steps still run (the benchmark is worth having
+# when one test fails), and the script reports them and exits 1 at the end.
+FAILURES=()
+failed() { FAILURES+=("$1"); echo "FAILED: $1"; }
 step() { echo; echo "=== $* ($(date +%T))"; }
 
 # ---- GPU and architecture -------------------------------------------------
@@ -108,26 +112,38 @@ TEST_BIN=$BUILD/tests/cuda/intfa_cuda_tests
 # ---- tests ------------------------------------------------------------------------
 if ! skip tests; then
   step "ctest -L cuda"
-  ctest --test-dir "$BUILD" -L cuda --output-on-failure -j 1 2>&1 | tee "$OUT/ctest.log" | tail -25 || true
+  # A labelled test binary that was not built registers only an unlabelled
+  # <target>_NOT_BUILT placeholder, which -L cuda would skip without a word.
+  for t in "${TARGETS[@]}"; do
+    ctest --test-dir "$BUILD" -N -R "^${t}_NOT_BUILT\$" | grep -q NOT_BUILT &&
+      failed "$t registered no tests (not built)"
+  done
+  ctest --test-dir "$BUILD" -L cuda --output-on-failure -j 1 >"$OUT/ctest.log" 2>&1 ||
+    failed "ctest -L cuda"
+  tail -25 "$OUT/ctest.log"
   "$TEST_BIN" --gtest_filter='CudaAttention.Random*:CudaQuantize.Same*' 2>&1 |
     grep '\[ intfa \]' | tee -a "$OUT/ctest.log" || true
   if [[ "$ARCH" == 90a ]]; then
     # The default kernel on Hopper is the wgmma one: run the suite again on the
     # mma.sync kernel.
     step "intfa_cuda_tests with INTFA_CUDA_KERNEL=sm80 (mma.sync kernel on Hopper)"
-    INTFA_CUDA_KERNEL=sm80 "$TEST_BIN" 2>&1 | tee "$OUT/ctest_sm80.log" | tail -4
+    INTFA_CUDA_KERNEL=sm80 "$TEST_BIN" >"$OUT/ctest_sm80.log" 2>&1 ||
+      failed "intfa_cuda_tests on the mma.sync kernel"
+    tail -4 "$OUT/ctest_sm80.log"
   fi
 fi
 
 if ! skip cpu && ! skip tests; then
   step "ctest -L cpu (host CPU: $(grep -o -m1 -E 'avx512_vnni|avx512bw|avx2' /proc/cpuinfo | head -1))"
-  ctest --test-dir "$BUILD" -L cpu -j "$JOBS" 2>&1 | tee "$OUT/ctest_cpu.log" | grep -E "tests passed|tests failed|Failed|\*\*\*" | head -20
+  ctest --test-dir "$BUILD" -L cpu -j "$JOBS" >"$OUT/ctest_cpu.log" 2>&1 || failed "ctest -L cpu"
+  grep -E "tests passed|tests failed|Failed|\*\*\*" "$OUT/ctest_cpu.log" | head -20
 fi
 
 if ! skip python; then
   step "pytest tests/python (GPU, build-tree package)"
   PYTHONPATH="$ROOT/$BUILD/python/package${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 \
-    python3 -m pytest tests/python -q -rs -p no:cacheprovider 2>&1 | tee "$OUT/pytest.log" | tail -15 || true
+    python3 -m pytest tests/python -q -rs -p no:cacheprovider >"$OUT/pytest.log" 2>&1 || failed "pytest"
+  tail -15 "$OUT/pytest.log"
 fi
 
 # ---- compute-sanitizer ---------------------------------------------------------------
@@ -137,7 +153,7 @@ if ! skip sanitizer; then
     compute-sanitizer --tool "$tool" --error-exitcode 1 "$TEST_BIN" \
       --gtest_filter='CudaSanitize.*:CudaQuantize.NonFinite*' >"$OUT/sanitizer_$tool.log" 2>&1 &&
       echo "$tool: clean ($(grep -c '\[       OK \]' "$OUT/sanitizer_$tool.log") tests passed)" ||
-      { echo "$tool: FAILED"; tail -40 "$OUT/sanitizer_$tool.log"; }
+      { failed "compute-sanitizer $tool"; tail -40 "$OUT/sanitizer_$tool.log"; }
   done
 fi
 
@@ -175,3 +191,12 @@ if ! skip bench; then
   step "report"
   python3 bench/gpu_report.py "$OUT" "$OUT/intfa.jsonl" "$OUT/sdpa.jsonl" | tee "$OUT/table.txt"
 fi
+
+if ((${#FAILURES[@]})); then
+  echo
+  echo "=== ${#FAILURES[@]} step(s) FAILED:"
+  printf '  %s\n' "${FAILURES[@]}"
+  exit 1
+fi
+echo
+echo "=== every step that ran passed"

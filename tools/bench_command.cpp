@@ -86,6 +86,8 @@ Columns:
   kernel ms         attention on already-quantized inputs (int8 Q/K recipes);
                     "-" for the float baselines fp16 and fp8-tensor, which have
                     no separate kernel call in the public API
+  quant ms          intfa::quantize alone (CUDA: into buffers allocated
+                    beforehand; "-" where the runner does not time it)
   e2e ms            one intfa::attention call: quantization + attention
   TOPS              ops / kernel time (end-to-end time for float baselines),
                     ops = 4*B*H*Sq*Sk*D, times 0.5 when causal with Sq == Sk;
@@ -99,7 +101,7 @@ Columns:
 JSON fields: recipe, backend, requested_backend, fallback, detail, batch, heads,
 kv_heads, seqlen_q, seqlen_k, head_dim, causal, kv_block, dist, seed, warmup,
 repeats, ops, time_ms (= kernel_ms, or end_to_end_ms where there is no kernel
-time), kernel_ms, end_to_end_ms, tops, tops_e2e, check_rows (rows compared;
+time), kernel_ms, quantize_ms, end_to_end_ms, tops, tops_e2e, check_rows (rows compared;
 null with --no-check), rel_l1, cos, max_abs (null when not checked).
 
 Exit status: 0 success; 2 bad usage or input (one-line reason on stderr);
@@ -249,7 +251,7 @@ struct BenchRow {
   std::string recipe, backend, detail;
   bool fallback = false;
   TimingCounts counts;
-  double kernel_ms = NAN, end_to_end_ms = NAN;
+  double kernel_ms = NAN, quantize_ms = NAN, end_to_end_ms = NAN;
   ErrorStats errors;
 };
 
@@ -281,6 +283,7 @@ std::string json_line(const BenchOptions& o, const Problem& p, uint64_t seed,
       .add_number("ops", ops)
       .add_number("time_ms", time_ms(row))
       .add_number("kernel_ms", row.kernel_ms)
+      .add_number("quantize_ms", row.quantize_ms)
       .add_number("end_to_end_ms", row.end_to_end_ms)
       .add_number("tops", ops / (time_ms(row) * 1e9))
       .add_number("tops_e2e", ops / (row.end_to_end_ms * 1e9));
@@ -295,14 +298,15 @@ std::string json_line(const BenchOptions& o, const Problem& p, uint64_t seed,
 void print_table(const std::vector<BenchRow>& rows, const Problem& p,
                  const std::string& primary_backend) {
   const double ops = attention_ops(p);
-  TextTable table({"recipe", "backend", "kernel ms", "e2e ms", "TOPS", "TOPS e2e", "rel_l1", "cos",
-                   "max_abs"});
+  TextTable table({"recipe", "backend", "kernel ms", "quant ms", "e2e ms", "TOPS", "TOPS e2e",
+                   "rel_l1", "cos", "max_abs"});
   for (const BenchRow& row : rows) {
     // A recipe the chosen back-end cannot compute ran on the CPU: say so.
     const std::string backend =
         row.fallback ? row.backend + " (" + primary_backend + ": unsupported)" : row.backend;
     table.add_row({row.recipe, backend, format_fixed(row.kernel_ms, 3),
-                   format_fixed(row.end_to_end_ms, 3), format_number(ops / (time_ms(row) * 1e9), 4),
+                   format_fixed(row.quantize_ms, 3), format_fixed(row.end_to_end_ms, 3),
+                   format_number(ops / (time_ms(row) * 1e9), 4),
                    format_number(ops / (row.end_to_end_ms * 1e9), 4),
                    format_number(row.errors.rel_l1, 4), format_number(row.errors.cos, 7),
                    format_number(row.errors.max_abs, 4)});
@@ -365,6 +369,7 @@ int run_bench_command(const std::vector<std::string>& arg_list) {
     row.counts = run.counts;
     row.detail = result.detail;
     row.kernel_ms = result.kernel_ms;
+    row.quantize_ms = result.quantize_ms;
     row.end_to_end_ms = result.end_to_end_ms;
     if (o.check)
       row.errors = compare_rows(result.out.data(), s.seqlen_q, check.reference.data(),

@@ -28,9 +28,12 @@ struct Problem {
 struct RunResult {
   std::vector<float> out;  // host, f32, [B, Sq, H, D]
   // Medians over the timed repeats, milliseconds. kernel_ms: attention on
-  // already-quantized inputs; end_to_end_ms: quantization + attention.
-  // NaN where a number does not apply.
+  // already-quantized inputs; quantize_ms: intfa::quantize alone, into
+  // buffers allocated beforehand; end_to_end_ms: one intfa::attention call
+  // (its scratch allocation, quantization, attention). NaN where a number
+  // does not apply.
   double kernel_ms = NAN;
+  double quantize_ms = NAN;
   double end_to_end_ms = NAN;
   std::string detail;  // e.g. "cpu 2 threads" or "cuda NVIDIA H100 sm90 mma.sync"
 };

@@ -9,6 +9,9 @@
 //                  recipe smooths K, per-token K and Q, int8 V̂ᵀ in the order
 //                  intfa::attention_vt_order gives, so the same kernel runs
 //                  with no reordering; fp16 V as is for half-int8).
+//   quantize_ms    that intfa::quantize call alone (its kernels and the one
+//                  synchronization per quantized operand for the non-finite
+//                  check), into the buffers allocated beforehand.
 //   end_to_end_ms  one intfa::attention call from the fp16 device inputs:
 //                  quantization + attention, including its scratch allocation
 //                  (stream-ordered) and its one stream synchronization for the
@@ -182,6 +185,9 @@ class CudaRunner final : public Runner {
           quantize(q, k, v, r, buf, QuantizeOptions{Backend::cuda, stream_, vt_order});
       result.kernel_ms = median_ms(stream_, warmup, repeats,
                                    [&] { attention_quantized(in, o, nullptr, opt); });
+      result.quantize_ms = median_ms(stream_, warmup, repeats, [&] {
+        quantize(q, k, v, r, buf, QuantizeOptions{Backend::cuda, stream_, vt_order});
+      });
     }
     result.end_to_end_ms =
         median_ms(stream_, warmup, repeats, [&] { attention(q, k, v, o, nullptr, opt); });

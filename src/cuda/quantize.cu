@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "common/cuda_check.hpp"
+#include "common/ptx.cuh"  // kMagicFloat
 #include "common/finite_check.hpp"
 #include "core/backend_dispatch.hpp"
 #include "core/numeric.hpp"
@@ -59,6 +60,41 @@ __device__ __forceinline__ void report_nonfinite(const FlagSlot& slot, int64_t b
   atomicMin(slot.flag, slot.call_bits | linear);
 }
 
+// ---- shared pieces -----------------------------------------------------------------
+// Elements per 16-byte vector: the width of the vector paths below.
+template <typename T>
+inline constexpr int kVecOf = static_cast<int>(16 / sizeof(T));
+
+// kVec consecutive elements as floats: one 16-byte load when they fill one
+// (the launch checks the alignment), else kVec scalar loads.
+template <typename T, int kVec>
+__device__ __forceinline__ void load_floats(const T* p, float (&v)[kVec]) {
+  if constexpr (kVec * sizeof(T) == 16) {
+    const Vec<T, kVec> raw = *reinterpret_cast<const Vec<T, kVec>*>(p);
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) v[i] = to_float(raw.v[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) v[i] = to_float(p[i]);
+  }
+}
+
+// numeric::quantize_int8 as the low byte of a word, on the FMA pipe instead
+// of FRND + F2I on the conversion unit: the clamp commutes with rint (±127
+// are integers), the FADD of 1.5·2^23 rounds to the nearest integer with ties
+// to even as rintf does, and the float's low byte is then the two's-complement
+// code. The same byte as quantize_int8 for every finite x (tests compare every
+// byte with the CPU's).
+__device__ __forceinline__ uint32_t int8_code_bits(float x, float inverse_scale) {
+  const float y = fminf(fmaxf(x * inverse_scale, -numeric::kInt8Max), numeric::kInt8Max);
+  return __float_as_uint(y + kMagicFloat);
+}
+// The low bytes of four words, in order, in one word.
+__device__ __forceinline__ uint32_t pack_low_bytes4(uint32_t b0, uint32_t b1, uint32_t b2,
+                                                    uint32_t b3) {
+  return __byte_perm(__byte_perm(b0, b1, 0x0040), __byte_perm(b2, b3, 0x0040), 0x5410);
+}
+
 // ---- per-token rows ---------------------------------------------------------------
 struct RowArgs {
   const void* x = nullptr;
@@ -72,120 +108,185 @@ struct RowArgs {
   int64_t ob = 0, os = 0, oh = 0;
   float* scale = nullptr;  // [B, H, S]
   FlagSlot slot;
+  int lanes_log2 = 5;    // lanes per row: 2^lanes_log2 (vector form: D / kVec)
+  int64_t row_tiles = 0; // CTAs per (batch, head): ceil(S / rows per CTA)
 };
 
-constexpr int kRowWarps = 8;
+constexpr int kRowThreads = 256;
 
-// One warp per token row. kVec: lane owns elements [E·lane, E·lane + E) and
-// moves them with vector loads (D == 32·E, aligned); else element i·32 + lane.
-template <typename TIn, int E, bool kVec>
-__global__ void __launch_bounds__(kRowWarps * 32) quantize_rows_kernel(const RowArgs a) {
-  const int lane = threadIdx.x & 31;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowWarps + (threadIdx.x >> 5);
-  if (row >= a.B * a.S * a.H) return;
-  const int64_t h = row % a.H, s = (row / a.H) % a.S, b = row / (a.H * a.S);
-  const TIn* src = static_cast<const TIn*>(a.x) + b * a.xb + s * a.xs + h * a.xh;
+// Sum / max over the `lanes` lanes of a row group (a power of two, aligned).
+template <typename T, typename Op>
+__device__ __forceinline__ T group_reduce(T v, unsigned mask, int lanes, Op op) {
+  for (int o = lanes >> 1; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(mask, v, o));
+  return v;
+}
+
+// Grid: 1-D, row_tiles CTAs per (batch, head); a CTA takes kRowsPerGroup ·
+// (256 / L) consecutive tokens of one head, so the index arithmetic (32-bit)
+// and the mean row are paid once per kRowsPerGroup rows. Each row is
+// quantized by a group of L = 2^lanes_log2 lanes:
+//   vector form (kVec > 1): lane i holds elements [kVec·i, kVec·i + kVec) in
+//     registers (D = kVec·L, one 16-byte load, one kVec-byte store);
+//   scalar form (kVec = 1, any D and alignment): one warp per row, elements
+//     i·32 + lane (at most 16 per lane: D <= 512), byte stores.
+constexpr int kRowsPerGroup = 4;
+
+template <typename TIn, int kVec>
+__global__ void __launch_bounds__(kRowThreads) quantize_rows_kernel(const RowArgs a) {
+  const int L = 1 << a.lanes_log2;
+  const int groups = kRowThreads >> a.lanes_log2;
+  const int slot = threadIdx.x >> a.lanes_log2, lane = threadIdx.x & (L - 1);
+  // 32-bit divisions (the launch keeps the grid below 2^31 CTAs).
+  const unsigned tiles = static_cast<unsigned>(a.row_tiles), heads = static_cast<unsigned>(a.H);
+  const unsigned bh = blockIdx.x / tiles, tile = blockIdx.x - bh * tiles;
+  const unsigned b = bh / heads, h = bh - b * heads;
+  const unsigned mask =
+      L == 32 ? 0xffffffffu : ((1u << L) - 1u) << ((threadIdx.x & 31) & ~(L - 1));
+  const TIn* const head_src = static_cast<const TIn*>(a.x) + b * a.xb + h * a.xh;
+  int8_t* const head_dst = a.out + b * a.ob + h * a.oh;
+  const int64_t stat0 = (static_cast<int64_t>(b) * a.H + h) * a.S;  // scale, lse_offset
   const float* mu =
-      a.mean ? a.mean + (b * a.mean_heads + h / a.mean_ratio) * a.D : nullptr;
-  auto index = [&](int i) -> int { return kVec ? lane * E + i : i * 32 + lane; };
+      a.mean ? a.mean + (static_cast<int64_t>(b) * a.mean_heads +
+                         h / static_cast<unsigned>(a.mean_ratio)) * a.D
+             : nullptr;
+  const bool smooth = a.subtract_mean;
+  constexpr int kMax = kVec > 1 ? kVec : 16;  // scalar form: D <= 512 = 16 · 32
+  const int n = kVec > 1 ? 1 : static_cast<int>((a.D + 31) / 32);
+  auto index = [&](int i) { return kVec > 1 ? lane * kVec + i : i * 32 + lane; };
+  auto valid = [&](int i) { return kVec > 1 || (i < n && index(i) < a.D); };
 
-  float v[E];
-  if constexpr (kVec) {
-    const Vec<TIn, E> raw = *reinterpret_cast<const Vec<TIn, E>*>(src + lane * E);
+  float m[kMax];  // this lane's elements of the mean row (0 without one)
 #pragma unroll
-    for (int i = 0; i < E; ++i) v[i] = to_float(raw.v[i]);
-  } else {
-#pragma unroll
-    for (int i = 0; i < E; ++i) v[i] = index(i) < a.D ? to_float(src[index(i)]) : 0.f;
-  }
-  bool bad = false;
-#pragma unroll
-  for (int i = 0; i < E; ++i) bad |= !is_finite(v[i]);
-  if (__any_sync(0xffffffffu, bad)) {
-    if (lane == 0) report_nonfinite(a.slot, b, s, h, a.S, a.H);
-    return;  // nothing is computed on bad input (the call throws)
-  }
-
-  float m[E] = {};
+  for (int i = 0; i < kMax; ++i) m[i] = 0.f;
   if (mu != nullptr) {
-    if constexpr (kVec) {
-      const Vec<float, E> raw = *reinterpret_cast<const Vec<float, E>*>(mu + lane * E);
+    if constexpr (kVec > 1) {
 #pragma unroll
-      for (int i = 0; i < E; ++i) m[i] = raw.v[i];
+      for (int i = 0; i < kVec; i += 4) {
+        const float4 q4 = *reinterpret_cast<const float4*>(mu + lane * kVec + i);
+        m[i] = q4.x, m[i + 1] = q4.y, m[i + 2] = q4.z, m[i + 3] = q4.w;
+      }
     } else {
 #pragma unroll
-      for (int i = 0; i < E; ++i) m[i] = index(i) < a.D ? mu[index(i)] : 0.f;
+      for (int i = 0; i < kMax; ++i)
+        if (valid(i)) m[i] = mu[index(i)];
     }
   }
-  if (a.lse_offset != nullptr) {
-    double dot = 0.0;
+
+  double md[kMax];  // the same in float64, converted once (Q's lse_offset)
 #pragma unroll
-    for (int i = 0; i < E; ++i) dot += static_cast<double>(v[i]) * static_cast<double>(m[i]);
+  for (int i = 0; i < kMax; ++i) md[i] = a.lse_offset != nullptr ? static_cast<double>(m[i]) : 0.0;
+
+  const int64_t s0 = static_cast<int64_t>(tile) * kRowsPerGroup * groups + slot;
+  // Vector form: every row's 16 bytes are requested before the first is used
+  // (four loads in flight per thread).
+  [[maybe_unused]] Vec<TIn, kVec> raw[kRowsPerGroup];
+  if constexpr (kVec > 1) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-    if (lane == 0) a.lse_offset[(b * a.H + h) * a.S + s] = static_cast<float>(dot);
+    for (int r = 0; r < kRowsPerGroup; ++r) {
+      const int64_t s = s0 + r * groups;
+      if (s < a.S) raw[r] = *reinterpret_cast<const Vec<TIn, kVec>*>(head_src + s * a.xs + lane * kVec);
+    }
   }
-  if (a.subtract_mean) {
 #pragma unroll
-    for (int i = 0; i < E; ++i) v[i] -= m[i];
+  for (int r = 0; r < kRowsPerGroup; ++r) {
+    const int64_t s = s0 + r * groups;
+    if (s >= a.S) break;  // whole row groups leave together
+    const TIn* src = head_src + s * a.xs;
+    // Pass 1: finiteness, amax (of x − mean for K).
+    float v[kMax];
+    if constexpr (kVec > 1) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) v[i] = to_float(raw[r].v[i]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < kMax; ++i) v[i] = valid(i) ? to_float(src[index(i)]) : 0.f;
+    }
+    bool bad = false;
+    float amax = 0.f;
+#pragma unroll
+    for (int i = 0; i < kMax; ++i) {
+      bad |= !is_finite(v[i]);
+      amax = fmaxf(amax, fabsf(smooth ? v[i] - m[i] : v[i]));
+    }
+    if (__any_sync(mask, bad)) {
+      if (lane == 0) report_nonfinite(a.slot, b, s, h, a.S, a.H);
+      continue;  // nothing is computed on bad input (the call throws)
+    }
+    if (a.lse_offset != nullptr) {  // q·mean(K) in float64
+      double dot = 0.0;
+#pragma unroll
+      for (int i = 0; i < kMax; ++i) dot += static_cast<double>(v[i]) * md[i];
+      dot = group_reduce(dot, mask, L, [](double p, double q) { return p + q; });
+      if (lane == 0) a.lse_offset[stat0 + s] = static_cast<float>(dot);
+    }
+    amax = group_reduce(amax, mask, L, [](float p, float q) { return fmaxf(p, q); });
+    const float inv = numeric::int8_inverse_scale(amax);
+
+    // Pass 2: the codes.
+    int8_t* dst = head_dst + s * a.os;
+    if constexpr (kVec > 1) {
+      uint32_t words[kVec / 4];
+#pragma unroll
+      for (int w = 0; w < kVec / 4; ++w) {
+        uint32_t c[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float x = v[4 * w + i];
+          c[i] = int8_code_bits(smooth ? x - m[4 * w + i] : x, inv);
+        }
+        words[w] = pack_low_bytes4(c[0], c[1], c[2], c[3]);
+      }
+      if constexpr (kVec == 8) {
+        *reinterpret_cast<uint2*>(dst + lane * kVec) = make_uint2(words[0], words[1]);
+      } else {
+        static_assert(kVec == 4, "16-byte vectors of 2- or 4-byte elements");
+        *reinterpret_cast<uint32_t*>(dst + lane * kVec) = words[0];
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < kMax; ++i)
+        if (valid(i)) dst[index(i)] = numeric::quantize_int8(smooth ? v[i] - m[i] : v[i], inv);
+    }
+    if (lane == 0) a.scale[stat0 + s] = numeric::int8_scale(amax);
   }
-  float amax = 0.f;
-#pragma unroll
-  for (int i = 0; i < E; ++i) amax = fmaxf(amax, fabsf(v[i]));
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  const float inv = numeric::int8_inverse_scale(amax);
-  int8_t* dst = a.out + b * a.ob + s * a.os + h * a.oh;
-  if constexpr (kVec) {
-    Vec<int8_t, E> q;
-#pragma unroll
-    for (int i = 0; i < E; ++i) q.v[i] = numeric::quantize_int8(v[i], inv);
-    *reinterpret_cast<Vec<int8_t, E>*>(dst + lane * E) = q;
-  } else {
-#pragma unroll
-    for (int i = 0; i < E; ++i)
-      if (index(i) < a.D) dst[index(i)] = numeric::quantize_int8(v[i], inv);
-  }
-  if (lane == 0) a.scale[(b * a.H + h) * a.S + s] = numeric::int8_scale(amax);
 }
 
 bool aligned(const void* p, int64_t bytes) {
   return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(bytes) == 0;
 }
 
-template <typename TIn, int E>
-void launch_rows_e(const RowArgs& a, bool vec, cudaStream_t stream) {
-  const int64_t rows = a.B * a.S * a.H;
-  const int64_t blocks = (rows + kRowWarps - 1) / kRowWarps;
-  if (blocks > 0x7fffffff) unsupported("too many token rows for one launch");
-  if (vec) {
-    quantize_rows_kernel<TIn, E, true><<<blocks, kRowWarps * 32, 0, stream>>>(a);
-  } else {
-    quantize_rows_kernel<TIn, E, false><<<blocks, kRowWarps * 32, 0, stream>>>(a);
-  }
-  check_launch("quantize_rows_kernel");
+// Whether every token row of a strided input splits into 16-byte vectors of
+// kVecOf<TIn> channels (D a multiple of it, base and strides 16-byte aligned).
+template <typename TIn>
+bool vector_rows(const void* x, int64_t xb, int64_t xs, int64_t xh, int64_t D) {
+  constexpr int64_t es = sizeof(TIn);
+  return D % kVecOf<TIn> == 0 && aligned(x, 16) && (xb * es) % 16 == 0 && (xs * es) % 16 == 0 &&
+         (xh * es) % 16 == 0;
 }
 
 template <typename TIn>
-void launch_rows_t(const RowArgs& a, cudaStream_t stream) {
-  const int64_t D = a.D;
-  const int64_t per_lane = (D + 31) / 32;
-  // Vector path: D = 32·E and every row start aligned to its vector width.
-  const int64_t in_bytes = std::min<int64_t>(16, per_lane * static_cast<int64_t>(sizeof(TIn)));
-  const int64_t out_bytes = std::min<int64_t>(16, per_lane);
-  const int64_t mean_bytes = std::min<int64_t>(16, per_lane * 4);
-  const bool vec = D % 32 == 0 && (per_lane & (per_lane - 1)) == 0 &&
-                   aligned(a.x, in_bytes) &&
-                   (a.xb * static_cast<int64_t>(sizeof(TIn))) % in_bytes == 0 &&
-                   (a.xs * static_cast<int64_t>(sizeof(TIn))) % in_bytes == 0 &&
-                   (a.xh * static_cast<int64_t>(sizeof(TIn))) % in_bytes == 0 &&
-                   aligned(a.out, out_bytes) && a.ob % out_bytes == 0 && a.os % out_bytes == 0 &&
-                   a.oh % out_bytes == 0 && (a.mean == nullptr || aligned(a.mean, mean_bytes));
-  if (per_lane <= 1) return launch_rows_e<TIn, 1>(a, vec, stream);
-  if (per_lane <= 2) return launch_rows_e<TIn, 2>(a, vec, stream);
-  if (per_lane <= 4) return launch_rows_e<TIn, 4>(a, vec, stream);
-  if (per_lane <= 8) return launch_rows_e<TIn, 8>(a, vec, stream);
-  return launch_rows_e<TIn, 16>(a, vec, stream);
+void launch_rows_t(RowArgs a, cudaStream_t stream) {
+  constexpr int kVec = kVecOf<TIn>;
+  const int64_t lanes = a.D / kVec;
+  // Vector form: D = kVec · L with L a power of two <= 32, 16-byte input rows,
+  // kVec-byte output rows, 16-byte mean rows.
+  const bool vec = vector_rows<TIn>(a.x, a.xb, a.xs, a.xh, a.D) && lanes <= 32 &&
+                   (lanes & (lanes - 1)) == 0 && aligned(a.out, kVec) && a.ob % kVec == 0 &&
+                   a.os % kVec == 0 && a.oh % kVec == 0 &&
+                   (a.mean == nullptr || (aligned(a.mean, 16) && a.D % 4 == 0));
+  a.lanes_log2 = 5;
+  if (vec)
+    while ((int64_t{1} << a.lanes_log2) > lanes) --a.lanes_log2;
+  const int64_t rows_per_cta = (kRowThreads >> a.lanes_log2) * kRowsPerGroup;
+  a.row_tiles = (a.S + rows_per_cta - 1) / rows_per_cta;
+  const int64_t blocks = a.row_tiles * a.B * a.H;
+  if (blocks == 0) return;
+  if (blocks > 0x7fffffff) unsupported("too many token rows for one launch");
+  if (vec)
+    quantize_rows_kernel<TIn, kVec><<<static_cast<unsigned>(blocks), kRowThreads, 0, stream>>>(a);
+  else
+    quantize_rows_kernel<TIn, 1><<<static_cast<unsigned>(blocks), kRowThreads, 0, stream>>>(a);
+  check_launch("quantize_rows_kernel");
 }
 
 void launch_rows(DType dtype, const RowArgs& a, cudaStream_t stream) {
@@ -208,58 +309,81 @@ struct ColumnArgs {
 };
 
 constexpr int kColThreads = 256;
+constexpr int kColUnroll = 4;  // tokens loaded before any is summed: loads in flight
 
-// Grid (splits, B·H). Threads = (token lane, column): for D <= 256 there are
-// 256 / D token lanes, each thread owns column tid % D; for larger D one lane
-// and up to two columns per thread.
-template <typename TIn, bool kSum>
+// Grid (splits, B·H). A thread owns kVec consecutive channels (G = D / kVec
+// groups; kVec = 1 for any D) of every TL-th token of its split, TL = 256 / G
+// token lanes (one lane and up to two groups per thread when G > 256); the
+// lanes' partials are combined in shared memory in a fixed order
+// (deterministic).
+template <typename TIn, int kVec, bool kSum>
 __global__ void __launch_bounds__(kColThreads) column_partials_kernel(const ColumnArgs a) {
   using Acc = std::conditional_t<kSum, double, float>;
-  __shared__ Acc red[kColThreads];
+  __shared__ Acc red[kColThreads * kVec];
   const int tid = threadIdx.x;
   const int64_t head = blockIdx.y, b = head / a.H, h = head % a.H;
   const int64_t s0 = blockIdx.x * a.tokens_per_split;
   const int64_t s1 = a.S < s0 + a.tokens_per_split ? a.S : s0 + a.tokens_per_split;
-  const int D = static_cast<int>(a.D);
-  const int lanes = D <= kColThreads ? kColThreads / D : 1;
-  const int lane = D <= kColThreads ? tid / D : 0;
-  const int d0 = D <= kColThreads ? tid % D : tid;
-  const bool active = lane < lanes && d0 < D;
+  const int G = static_cast<int>((a.D + kVec - 1) / kVec);
+  const int lanes = G <= kColThreads ? kColThreads / G : 1;
+  const int lane = G <= kColThreads ? tid / G : 0;
+  const int g0 = G <= kColThreads ? tid % G : tid;
+  const bool active = lane < lanes;
   const TIn* base = static_cast<const TIn*>(a.x) + b * a.xb + h * a.xh;
-  Acc acc[2] = {0, 0};
-  bool reported = false;
-  if (active) {
-    for (int64_t s = s0 + lane; s < s1; s += lanes) {
+  Acc* out = static_cast<Acc*>(a.partial) + (head * a.splits + blockIdx.x) * a.D;
+  for (int g = g0; g < G; g += kColThreads) {  // twice only for kVec = 1, D > 256
+    const int d0 = g * kVec;
+    Acc acc[kVec];
 #pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const int d = d0 + c * kColThreads;
-        if (d >= D) break;
-        const float x = to_float(base[s * a.xs + d]);
-        if (!is_finite(x) && !reported) {
-          report_nonfinite(a.slot, b, s, h, a.S, a.H);
-          reported = true;
+    for (int i = 0; i < kVec; ++i) acc[i] = Acc(0);
+    int64_t first_bad = -1;
+    if (active) {
+      for (int64_t s = s0 + lane; s < s1; s += kColUnroll * lanes) {
+        float x[kColUnroll][kVec];
+#pragma unroll
+        for (int u = 0; u < kColUnroll; ++u) {
+          const int64_t su = s + u * lanes;
+          if (su < s1) {
+            load_floats<TIn, kVec>(base + su * a.xs + d0, x[u]);
+          } else {
+#pragma unroll
+            for (int i = 0; i < kVec; ++i) x[u][i] = 0.f;
+          }
         }
-        if constexpr (kSum) acc[c] += static_cast<double>(x);
-        else acc[c] = fmaxf(acc[c], fabsf(x));
+#pragma unroll
+        for (int u = 0; u < kColUnroll; ++u) {  // tokens in increasing order
+          bool bad = false;
+#pragma unroll
+          for (int i = 0; i < kVec; ++i) {
+            bad |= !is_finite(x[u][i]);
+            if constexpr (kSum) acc[i] += static_cast<double>(x[u][i]);
+            else acc[i] = fmaxf(acc[i], fabsf(x[u][i]));
+          }
+          if (bad && first_bad < 0) first_bad = s + u * lanes;
+        }
       }
     }
-  }
-  Acc* out = static_cast<Acc*>(a.partial) + (head * a.splits + blockIdx.x) * a.D;
-  if (D > kColThreads) {  // one lane: no reduction
+    if (first_bad >= 0) report_nonfinite(a.slot, b, first_bad, h, a.S, a.H);
+    if (lanes == 1) {
 #pragma unroll
-    for (int c = 0; c < 2; ++c)
-      if (d0 + c * kColThreads < D) out[d0 + c * kColThreads] = acc[c];
-    return;
-  }
-  red[tid] = active ? acc[0] : Acc(0);
-  __syncthreads();
-  if (lane == 0 && active) {
-    Acc total = acc[0];
-    for (int l = 1; l < lanes; ++l) {  // fixed order: deterministic
-      if constexpr (kSum) total += red[l * D + d0];
-      else total = fmaxf(total, red[l * D + d0]);
+      for (int i = 0; i < kVec; ++i)
+        if (d0 + i < a.D) out[d0 + i] = acc[i];
+      continue;
     }
-    out[d0] = total;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) red[i * kColThreads + tid] = active ? acc[i] : Acc(0);
+    __syncthreads();
+    if (lane == 0) {
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        Acc total = acc[i];
+        for (int l = 1; l < lanes; ++l) {  // fixed order: deterministic
+          if constexpr (kSum) total += red[i * kColThreads + l * G + g];
+          else total = fmaxf(total, red[i * kColThreads + l * G + g]);
+        }
+        if (d0 + i < a.D) out[d0 + i] = total;
+      }
+    }
   }
 }
 
@@ -275,16 +399,17 @@ __global__ void finish_mean_kernel(const double* partial, int64_t heads, int64_t
 }
 
 // One block per head: amax per channel (max over splits), or per tensor (max
-// over channels too); writes amax (for the quantization pass) and the scale.
+// over channels too); writes the channels' scales and inverse scales (for the
+// quantization pass).
 __global__ void finish_amax_kernel(const float* partial, int64_t splits, int64_t D,
-                                   bool per_tensor, float* amax_out, float* scale) {
+                                   bool per_tensor, float* inverse_scale, float* scale) {
   __shared__ float red[kColThreads];
   const int64_t head = blockIdx.x;
   float all = 0.f;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
     float m = 0.f;
     for (int64_t k = 0; k < splits; ++k) m = fmaxf(m, partial[(head * splits + k) * D + d]);
-    amax_out[head * D + d] = m;
+    scale[head * D + d] = m;  // the channel's amax until the end
     all = fmaxf(all, m);
   }
   if (per_tensor) {
@@ -296,11 +421,12 @@ __global__ void finish_amax_kernel(const float* partial, int64_t splits, int64_t
       __syncthreads();
     }
     all = red[0];
-    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) amax_out[head * D + d] = all;
   }
-  __syncthreads();
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x)
-    scale[head * D + d] = numeric::int8_scale(amax_out[head * D + d]);
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+    const float amax = per_tensor ? all : scale[head * D + d];
+    inverse_scale[head * D + d] = numeric::int8_inverse_scale(amax);
+    scale[head * D + d] = numeric::int8_scale(amax);
+  }
 }
 
 // ---- V̂ᵀ ---------------------------------------------------------------------------------
@@ -308,14 +434,18 @@ struct VArgs {
   const void* x = nullptr;
   int64_t xb = 0, xs = 0, xh = 0;
   int64_t B = 0, S = 0, H = 0, D = 0, S_pad = 0;
-  const float* amax = nullptr;  // [B·H, D]
-  int8_t* vt = nullptr;         // [B, H, D, S_pad]
+  const float* inverse_scale = nullptr;  // [B·H, D]
+  int8_t* vt = nullptr;                  // [B, H, D, S_pad]
+  bool interleaved = false;              // interleaved16 token order
+  bool vt_aligned8 = false;              // 8-byte stores (else two 4-byte ones)
+  int token_lanes = 1;                   // TL, a power of two <= kVRunsMax
 };
 
-constexpr int kVTokens = 64;                  // tokens per CTA
-constexpr int kVWords = kVTokens / 4;         // 32-bit words per channel row
 constexpr int kVMaxDim = 512;
-static_assert(kVTokens % 16 == 0, "a CTA's tokens must be whole interleaved16 groups");
+constexpr int kVTokens = 128;                 // tokens per CTA (= kVTokenAlign)
+constexpr int kVRun = 8;                      // positions per thread and step: 8 bytes per channel
+constexpr int kVRunsMax = kVTokens / kVRun;   // 16 token lanes at most
+static_assert(kVTokens == kVTokenAlign, "a CTA covers one padding unit of V̂ᵀ");
 
 // Token (relative to its 16-group) at position k of the group for
 // interleaved16: the device copy of intfa::vt_interleaved_token (params.hpp),
@@ -330,41 +460,64 @@ constexpr bool interleaved_token_matches_params() {
 }
 static_assert(interleaved_token_matches_params(), "interleaved16 map differs from params.hpp");
 
-// Grid (S_pad / 64, B·H). Reads 64 tokens x D (coalesced along D), quantizes
-// with the channel's inverse scale, transposes through shared memory (rows of
-// 17 words: conflict-free) and writes 64 contiguous bytes per channel, zeros
-// past S. Word w holds positions 4w..4w+3 of the CTA's 64: in natural order
-// tokens 4w..4w+3; in interleaved16 order (w = 4g + a) tokens 16g + 2a,
-// 16g + 2a + 1, 16g + 2a + 8, 16g + 2a + 9 — the thread gathers them and still
-// writes one word.
-template <typename TIn, bool kInterleaved>
+// Grid (S_pad / 128, B·H). A thread owns kVec consecutive channels (G = D /
+// kVec groups; kVec = 1 for any D, up to two groups per thread when G > 256)
+// and, in steps of 8, the V̂ᵀ positions 8·(step·TL + lane) of the CTA's 128
+// (TL token lanes). Per step it reads the 8 positions' tokens (16-byte rows
+// of kVec channels: a warp reads whole token rows), quantizes them with the
+// channels' inverse scales and writes 8 contiguous bytes per channel, zeros
+// past S. No shared memory: the transposition happens in the thread's
+// registers. In interleaved16 order the 8 positions of a half group hold
+// tokens 0, 1, 8, 9, 2, 3, 10, 11 (+ 4 for the second half) of the group.
+template <typename TIn, int kVec>
 __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) {
-  __shared__ uint32_t tile[kVMaxDim * (kVWords + 1)];
+  const int tid = threadIdx.x;
   const int64_t head = blockIdx.y, b = head / a.H, h = head % a.H;
   const int64_t s0 = static_cast<int64_t>(blockIdx.x) * kVTokens;
-  const int D = static_cast<int>(a.D);
+  const int G = static_cast<int>((a.D + kVec - 1) / kVec);
+  const int TL = a.token_lanes;
+  const int lane = G <= kColThreads ? tid / G : 0;
+  if (lane >= TL) return;
   const TIn* base = static_cast<const TIn*>(a.x) + b * a.xb + h * a.xh;
-  const float* amax = a.amax + head * a.D;
-  for (int item = threadIdx.x; item < D * kVWords; item += blockDim.x) {
-    const int d = item % D, w = item / D;
-    const float inv = numeric::int8_inverse_scale(amax[d]);
-    uint32_t word = 0;
+  for (int g = G <= kColThreads ? tid % G : tid; g < G; g += kColThreads) {
+    const int d0 = g * kVec;
+    float inv[kVec];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int pos = 4 * w + i;
-      const int64_t s =
-          s0 + (kInterleaved ? (pos & ~15) + interleaved_token(pos & 15) : pos);
-      int8_t q = 0;
-      if (s < a.S) q = numeric::quantize_int8(to_float(base[s * a.xs + d]), inv);
-      word |= static_cast<uint32_t>(static_cast<uint8_t>(q)) << (8 * i);
+    for (int i = 0; i < kVec; ++i)
+      inv[i] = d0 + i < a.D ? a.inverse_scale[head * a.D + d0 + i] : 0.f;
+    int8_t* out = a.vt + (head * a.D + d0) * a.S_pad + s0;
+    for (int step = 0; step * TL < kVRunsMax; ++step) {
+      const int pos0 = kVRun * (step * TL + lane);
+      float x[kVRun][kVec];
+#pragma unroll
+      for (int k = 0; k < kVRun; ++k) {
+        const int pos = pos0 + k;
+        const int64_t s =
+            s0 + (a.interleaved ? (pos & ~15) + interleaved_token(pos & 15) : pos);
+        if (s < a.S) {
+          load_floats<TIn, kVec>(base + s * a.xs + d0, x[k]);
+        } else {
+#pragma unroll
+          for (int i = 0; i < kVec; ++i) x[k][i] = 0.f;
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        if (d0 + i >= a.D) break;
+        uint32_t c[kVRun];
+#pragma unroll
+        for (int k = 0; k < kVRun; ++k) c[k] = int8_code_bits(x[k][i], inv[i]);
+        const uint32_t lo = pack_low_bytes4(c[0], c[1], c[2], c[3]);
+        const uint32_t hi = pack_low_bytes4(c[4], c[5], c[6], c[7]);
+        int8_t* dst = out + i * a.S_pad + pos0;
+        if (a.vt_aligned8) {
+          *reinterpret_cast<uint2*>(dst) = make_uint2(lo, hi);
+        } else {
+          reinterpret_cast<uint32_t*>(dst)[0] = lo;
+          reinterpret_cast<uint32_t*>(dst)[1] = hi;
+        }
+      }
     }
-    tile[d * (kVWords + 1) + w] = word;
-  }
-  __syncthreads();
-  int8_t* out = a.vt + head * a.D * a.S_pad + s0;
-  for (int item = threadIdx.x; item < D * kVWords; item += blockDim.x) {
-    const int d = item / kVWords, w = item % kVWords;
-    *reinterpret_cast<uint32_t*>(out + d * a.S_pad + 4 * w) = tile[d * (kVWords + 1) + w];
   }
 }
 
@@ -405,19 +558,46 @@ int sm_count() {
   return n;
 }
 
-// Token splits for the column reductions: about four CTAs per SM overall.
-ColumnArgs column_args(const TensorView& x) {
-  ColumnArgs a;
+// A column reduction ready to launch: the kernel for the input's type and
+// alignment, and its token splits. The splits fill the GPU's resident CTA
+// slots once (by the kernel's occupancy), so all CTAs run in one wave of
+// equal work: with a few waves of short CTAs the last, partial one cost up
+// to a third of the time.
+struct ColumnLaunch {
+  ColumnArgs args;
+  void (*kernel)(ColumnArgs) = nullptr;
+};
+
+template <bool kSum>
+ColumnLaunch column_launch(const TensorView& x) {
+  ColumnLaunch c;
+  ColumnArgs& a = c.args;
   a.x = x.data;
   a.xb = x.stride_batch, a.xs = x.stride_seq, a.xh = x.stride_head;
   a.B = x.batch, a.S = x.seq, a.H = x.heads, a.D = x.dim;
+  dispatch_float(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    c.kernel = vector_rows<T>(a.x, a.xb, a.xs, a.xh, a.D) ? column_partials_kernel<T, kVecOf<T>, kSum>
+                                                          : column_partials_kernel<T, 1, kSum>;
+  });
+  int per_sm = 0;
+  INTFA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+      &per_sm, reinterpret_cast<const void*>(c.kernel), kColThreads, 0));
   const int64_t heads = x.batch * x.heads;
-  const int64_t want = (4 * sm_count() + heads - 1) / heads;
-  a.splits = std::max<int64_t>(1, std::min<int64_t>({want, (x.seq + 31) / 32, 65535}));
+  if (heads > 65535) unsupported("batch · heads must be at most 65535 for the CUDA reductions");
+  const int64_t slots = static_cast<int64_t>(std::max(per_sm, 1)) * sm_count();
+  a.splits = std::max<int64_t>(1, std::min<int64_t>({slots / heads, (x.seq + 31) / 32, 65535}));
   a.tokens_per_split = (x.seq + a.splits - 1) / a.splits;
   a.splits = (x.seq + a.tokens_per_split - 1) / a.tokens_per_split;
-  if (heads > 65535) unsupported("batch · heads must be at most 65535 for the CUDA reductions");
-  return a;
+  return c;
+}
+
+// Per-channel partials (sum in float64 or amax) of x over the token splits.
+void launch_column_partials(const ColumnLaunch& c, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(c.args.splits),
+                  static_cast<unsigned>(c.args.B * c.args.H));
+  c.kernel<<<grid, kColThreads, 0, stream>>>(c.args);
+  check_launch("column_partials_kernel");
 }
 
 void check_dim(const TensorView& x) {
@@ -452,16 +632,13 @@ using cuda::FlagSlot;
 void channel_mean(const TensorView& k, float* mean, void* stream_ptr) {
   cuda::check_dim(k);
   const auto stream = static_cast<cudaStream_t>(stream_ptr);
-  cuda::ColumnArgs a = cuda::column_args(k);
+  cuda::ColumnLaunch c = cuda::column_launch<true>(k);
+  cuda::ColumnArgs& a = c.args;
   cuda::StreamScratch partial(static_cast<size_t>(k.batch * k.heads * a.splits * k.dim) * 8,
                               stream);
   a.partial = partial.get();
   a.slot = cuda::begin_finite_check("K", k.seq, k.heads, stream);
-  const dim3 grid(static_cast<unsigned>(a.splits), static_cast<unsigned>(k.batch * k.heads));
-  cuda::dispatch_float(k.dtype, [&](auto tag) {
-    cuda::column_partials_kernel<decltype(tag), true><<<grid, cuda::kColThreads, 0, stream>>>(a);
-  });
-  cuda::check_launch("column_partials_kernel");
+  cuda::launch_column_partials(c, stream);
   const int64_t n = k.batch * k.heads * k.dim;
   cuda::finish_mean_kernel<<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(
       static_cast<const double*>(a.partial), k.batch * k.heads, a.splits, k.dim, k.seq, mean);
@@ -517,36 +694,48 @@ void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, 
     cuda::unsupported("vt must be 4-byte aligned for the CUDA quantize_v (it writes 32-bit words)");
   const auto stream = static_cast<cudaStream_t>(stream_ptr);
   const int64_t heads = v.batch * v.heads;
-  cuda::ColumnArgs a = cuda::column_args(v);
+  cuda::ColumnLaunch c = cuda::column_launch<false>(v);
+  cuda::ColumnArgs& a = c.args;
   cuda::StreamScratch scratch(
       static_cast<size_t>(heads * a.splits * v.dim + heads * v.dim) * sizeof(float), stream);
   a.partial = scratch.get();
-  float* amax = static_cast<float*>(scratch.get()) + heads * a.splits * v.dim;
+  float* inverse_scale = static_cast<float*>(scratch.get()) + heads * a.splits * v.dim;
   a.slot = cuda::begin_finite_check("V", v.seq, v.heads, stream);
-  const dim3 grid(static_cast<unsigned>(a.splits), static_cast<unsigned>(heads));
-  cuda::dispatch_float(v.dtype, [&](auto tag) {
-    cuda::column_partials_kernel<decltype(tag), false><<<grid, cuda::kColThreads, 0, stream>>>(a);
-  });
-  cuda::check_launch("column_partials_kernel");
+  cuda::launch_column_partials(c, stream);
   cuda::finish_amax_kernel<<<static_cast<unsigned>(heads), cuda::kColThreads, 0, stream>>>(
       static_cast<const float*>(a.partial), a.splits, v.dim,
-      format == VFormat::int8_per_tensor, amax, scale);
+      format == VFormat::int8_per_tensor, inverse_scale, scale);
   cuda::check_launch("finish_amax_kernel");
   cuda::VArgs va;
   va.x = v.data;
   va.xb = v.stride_batch, va.xs = v.stride_seq, va.xh = v.stride_head;
   va.B = v.batch, va.S = v.seq, va.H = v.heads, va.D = v.dim;
   va.S_pad = padded_kv_length(v.seq);
-  va.amax = amax;
+  va.inverse_scale = inverse_scale;
   va.vt = vt;
+  va.interleaved = order == VtOrder::interleaved16;
+  va.vt_aligned8 = cuda::aligned(vt, 8);
   const dim3 vgrid(static_cast<unsigned>(va.S_pad / cuda::kVTokens), static_cast<unsigned>(heads));
   if (va.S_pad / cuda::kVTokens > 0x7fffffff) cuda::unsupported("too many tokens for quantize_v");
+  // Token lanes: as many as the channel groups leave threads for, a power of
+  // two, at most one 8-position run each.
+  auto token_lanes = [](int64_t groups) {
+    int tl = 1;
+    while (groups <= cuda::kColThreads && 2 * tl * groups <= cuda::kColThreads &&
+           2 * tl <= cuda::kVRunsMax)
+      tl *= 2;
+    return tl;
+  };
   cuda::dispatch_float(v.dtype, [&](auto tag) {
     using T = decltype(tag);
-    if (order == VtOrder::interleaved16)
-      cuda::quantize_v_kernel<T, true><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
-    else
-      cuda::quantize_v_kernel<T, false><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
+    constexpr int kVec = cuda::kVecOf<T>;
+    if (cuda::vector_rows<T>(va.x, va.xb, va.xs, va.xh, va.D)) {
+      va.token_lanes = token_lanes(va.D / kVec);
+      cuda::quantize_v_kernel<T, kVec><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
+    } else {
+      va.token_lanes = token_lanes(va.D);
+      cuda::quantize_v_kernel<T, 1><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
+    }
   });
   cuda::check_launch("quantize_v_kernel");
   cuda::end_finite_check(stream);

@@ -74,6 +74,8 @@ TEST(BenchJson, EveryFieldPresentWithTheShapeAndConsistentNumbers) {
     EXPECT_NEAR(number(row, "tops"), kSmallOps / (time_ms * 1e9), 1e-6 * number(row, "tops"));
     EXPECT_NEAR(number(row, "tops_e2e"), kSmallOps / (e2e_ms * 1e9),
                 1e-6 * number(row, "tops_e2e"));
+    // Timed only where the runner can time it alone (the CUDA runner).
+    EXPECT_TRUE(is_null(row, "quantize_ms") || number(row, "quantize_ms") > 0);
     const bool int8_qk = i < 3;
     if (int8_qk) {
       EXPECT_EQ(number(row, "kernel_ms"), time_ms);
@@ -202,8 +204,8 @@ TEST(BenchOps, CausalCountsHalfOrTheVisiblePairs) {
 TEST(BenchTable, ColumnsAndDashesWhereNothingApplies) {
   const CommandResult r = run_bench(kSmall + " --recipe intfa,fp16 --seed 5");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* header : {"recipe", "backend", "kernel ms", "e2e ms", "TOPS", "rel_l1", "cos",
-                             "max_abs"})
+  for (const char* header : {"recipe", "backend", "kernel ms", "quant ms", "e2e ms", "TOPS",
+                             "rel_l1", "cos", "max_abs"})
     EXPECT_NE(r.out.find(header), std::string::npos) << header;
   std::istringstream lines(r.out);
   std::string line;
@@ -212,12 +214,14 @@ TEST(BenchTable, ColumnsAndDashesWhereNothingApplies) {
     std::istringstream cells(line);
     std::vector<std::string> c;
     for (std::string cell; cells >> cell;) c.push_back(cell);
-    if (c.size() != 9 || (c[0] != "intfa" && c[0] != "fp16")) continue;
+    if (c.size() != 10 || (c[0] != "intfa" && c[0] != "fp16")) continue;
     ++recipe_rows;
     EXPECT_EQ(c[1], "cpu");
-    // fp16 has no kernel time; its errors are checked, so they are numbers.
+    // fp16 has no kernel time; the CPU runner does not time quantization
+    // alone; errors are checked, so they are numbers.
     EXPECT_EQ(c[2] == "-", c[0] == "fp16") << line;
-    EXPECT_NE(c[6], "-") << line;
+    EXPECT_EQ(c[3], "-") << line;
+    EXPECT_NE(c[7], "-") << line;
   }
   EXPECT_EQ(recipe_rows, 2) << r.out;
 
