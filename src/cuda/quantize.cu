@@ -488,17 +488,19 @@ __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) 
     int8_t* out = a.vt + (head * a.D + d0) * a.S_pad + s0;
     for (int step = 0; step * TL < kVRunsMax; ++step) {
       const int pos0 = kVRun * (step * TL + lane);
-      float x[kVRun][kVec];
+      // The 8 tokens' raw elements (16 bytes each in the vector form): half
+      // the registers of floats, so more CTAs, hence more loads, per SM.
+      Vec<TIn, kVec> x[kVRun];
 #pragma unroll
       for (int k = 0; k < kVRun; ++k) {
         const int pos = pos0 + k;
         const int64_t s =
             s0 + (a.interleaved ? (pos & ~15) + interleaved_token(pos & 15) : pos);
         if (s < a.S) {
-          load_floats<TIn, kVec>(base + s * a.xs + d0, x[k]);
+          x[k] = *reinterpret_cast<const Vec<TIn, kVec>*>(base + s * a.xs + d0);
         } else {
 #pragma unroll
-          for (int i = 0; i < kVec; ++i) x[k][i] = 0.f;
+          for (int i = 0; i < kVec; ++i) x[k].v[i] = TIn(0.f);
         }
       }
 #pragma unroll
@@ -506,7 +508,7 @@ __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) 
         if (d0 + i >= a.D) break;
         uint32_t c[kVRun];
 #pragma unroll
-        for (int k = 0; k < kVRun; ++k) c[k] = int8_code_bits(x[k][i], inv[i]);
+        for (int k = 0; k < kVRun; ++k) c[k] = int8_code_bits(to_float(x[k].v[i]), inv[i]);
         const uint32_t lo = pack_low_bytes4(c[0], c[1], c[2], c[3]);
         const uint32_t hi = pack_low_bytes4(c[4], c[5], c[6], c[7]);
         int8_t* dst = out + i * a.S_pad + pos0;
