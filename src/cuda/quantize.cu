@@ -3,15 +3,18 @@
 // either token order (natural / interleaved16, params.hpp), and the copy of
 // V̂ᵀ from one order to the other.
 // Same bytes and scales as src/cpu/quantize_cpu.cpp: every rounding is the
-// numeric.hpp function the CPU calls. Two sums are computed in another order
+// numeric.hpp function the CPU calls, or (int8_code_bits) an equivalent
+// sequence that gives the same byte. Two sums are computed in another order
 // than on the CPU (both in float64, rounded once to fp32 at the end, so they
 // differ only when the float64 sums differ across an fp32 rounding boundary):
 //   * channel_mean: the CPU sums the tokens in order; here per-thread partial
 //     sums over strided tokens, combined in a fixed order (deterministic);
 //   * lse_offset = q·mean(K): per-lane partial sums combined by a butterfly.
-// Memory-bound: one warp per token row for Q and K (one read, one write);
-// V and channel_mean need a reduction over all tokens first (two reads of V,
-// one of K for the mean plus the quantization pass).
+// Memory-bound (docs/PERF.md, "End to end: the quantization kernels"): Q and
+// K rows in one read and one write, 16-byte loads, a row per D/8 lanes; V
+// and channel_mean need a reduction over all tokens first (two reads of V,
+// one of K for the mean plus the quantization pass), done with 16-byte loads
+// in one wave of CTAs.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
