@@ -10,7 +10,6 @@
 // environment makes the defaults pick the mma.sync kernel on Hopper too.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdlib>
@@ -191,34 +190,6 @@ bool device_is_sm90() {
   const bool yes = major == 9 && minor == 0;
   if (device >= 0 && device < 64) known[device].store(yes ? 2 : 1);
   return yes;
-}
-
-// Streaming multiprocessors of the current device, cached per device.
-int sm_count() {
-  static std::atomic<int> known[64] = {};
-  const int device = current_device();
-  if (device >= 0 && device < 64 && known[device].load() != 0) return known[device].load();
-  int count = 0;
-  INTFA_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
-  if (device >= 0 && device < 64) known[device].store(count);
-  return count;
-}
-
-// The persistent schedule of the wgmma kernel (common/tile_schedule.cuh): the
-// work units, and one CTA per SM (its registers allow no second), fewer when
-// there are fewer units. INTFA_CUDA_MAX_CTAS caps the grid further, so the
-// tests can send many tiles through each CTA on small shapes (the results do
-// not depend on the schedule).
-int64_t set_persistent_schedule(cuda::KernelParams* k, int64_t batch_heads) {
-  k->tiles_per_unit = k->causal && k->num_q_blocks > 1 ? 2 : 1;
-  k->units_per_head = (k->num_q_blocks + k->tiles_per_unit - 1) / k->tiles_per_unit;
-  k->num_units = batch_heads * k->units_per_head;
-  int64_t ctas = std::min<int64_t>(k->num_units, sm_count());
-  if (const char* env = std::getenv("INTFA_CUDA_MAX_CTAS")) {
-    const long cap = std::strtol(env, nullptr, 10);
-    if (cap > 0) ctas = std::min<int64_t>(ctas, cap);
-  }
-  return ctas;
 }
 
 const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
@@ -487,7 +458,7 @@ void attention(const AttentionParams& p) {
     const cuda::Sm90Config* c = sm90_select(p, &prm, &why);
     if (c == nullptr) cuda::unsupported(why);  // check_supported ran first: not reached
     prm.p = kernel_params(p, c->block_m);
-    const int64_t ctas = set_persistent_schedule(&prm.p, p.batch * p.heads);
+    const int64_t ctas = static_cast<int64_t>(prm.p.num_q_blocks) * p.heads * p.batch;
     c->launch(prm, ctas, static_cast<cudaStream_t>(p.stream));
     return;
   }

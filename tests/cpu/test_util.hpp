@@ -111,31 +111,4 @@ inline Shape random_shape(std::mt19937_64& rng, int64_t max_seq = 150) {
                dims[pick(0, 8)]};
 }
 
-// Sets an environment variable for a scope (knobs such as INTFA_CPU_ISA or
-// INTFA_CUDA_MAX_CTAS that the back-ends read per call).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) {
-      had_old_ = true;
-      old_ = old;
-    }
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (had_old_) {
-      ::setenv(name_, old_.c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  bool had_old_ = false;
-  std::string old_;
-};
-
 }  // namespace intfa::test

@@ -483,63 +483,6 @@ TEST(CudaAttention, Deterministic) {
   EXPECT_EQ(o1.download<uint16_t>(), o2.download<uint16_t>());
 }
 
-// The wgmma kernel's persistent schedule (common/tile_schedule.cuh) with the
-// grid capped to a few CTAs, so every CTA walks many tiles: the stage ring
-// and both Q̂ buffers wrap around across tiles, causal units pair a heavy and
-// a light tile, and tiles whose rows see no key (causal, Sq > Sk) load
-// nothing. Each case is checked against the CPU like any other, and the
-// outputs and LSE of a capped call must equal the uncapped call's bit for bit.
-// (The mma.sync kernel runs one tile per CTA and ignores the cap.)
-TEST(CudaAttention, PersistentScheduleFewCtas) {
-  INTFA_REQUIRE_GPU();
-  print_seed_once();
-  auto rng = rng_for_test();
-  Totals t;
-  {
-    ScopedEnv cap("INTFA_CUDA_MAX_CTAS", "3");
-    const std::vector<Case> cases = {
-        {{2, 4, 2, 700, 650, 128}, "intfa", DType::i8, true, DType::bf16},
-        {{1, 6, 3, 1000, 333, 128}, "intfa", DType::i8, false, DType::f16, true},
-        {{1, 3, 1, 900, 200, 64}, "paper", DType::i8, true},      // tiles with no visible key
-        {{2, 2, 2, 555, 1100, 256}, "intfa", DType::i8, true, DType::f16},
-        {{1, 5, 5, 400, 401, 64}, "intfa", DType::i8, false},
-    };
-    for (const Case& c : cases) run_case(c, rng, t);
-  }
-  print_totals(t);
-  expect_sm90_ran(t);
-
-  for (bool causal : {false, true}) {
-    SCOPED_TRACE(causal ? "causal" : "full");
-    const Shape s{2, 4, 2, 777, 901, 128};
-    const Inputs x = make_inputs(s, rng);
-    const auto qh = encode(x.q, DType::f16), kh = encode(x.k, DType::f16), vh = encode(x.v, DType::f16);
-    const size_t lse_bytes = static_cast<size_t>(s.batch * s.heads * s.seqlen_q) * 4;
-    GuardedBuffer q(qh.size()), k(kh.size()), v(vh.size());
-    q.upload(qh.data(), qh.size()), k.upload(kh.data(), kh.size()), v.upload(vh.data(), vh.size());
-    AttentionOptions opt;
-    opt.causal = causal;
-    std::vector<std::vector<uint16_t>> outs;
-    std::vector<std::vector<float>> lses;
-    for (const char* ctas : {"", "1", "2", "7"}) {
-      std::unique_ptr<ScopedEnv> cap;
-      if (*ctas != 0) cap = std::make_unique<ScopedEnv>("INTFA_CUDA_MAX_CTAS", ctas);
-      GuardedBuffer o(x.q.size() * 2), l(lse_bytes);
-      attention(TensorView::bshd(q.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
-                TensorView::bshd(k.get(), DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim),
-                TensorView::bshd(v.get(), DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim),
-                TensorView::bshd(o.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
-                l.as<float>(), opt);
-      outs.push_back(o.download<uint16_t>());
-      lses.push_back(l.download<float>());
-    }
-    for (size_t i = 1; i < outs.size(); ++i) {
-      EXPECT_EQ(outs[i], outs[0]) << "output of capped grid #" << i;
-      EXPECT_EQ(lses[i], lses[0]) << "LSE of capped grid #" << i;
-    }
-  }
-}
-
 // The one-call API from fp16 device inputs against the CPU's one call on the
 // same fp16 values (quantization included).
 TEST(CudaAttention, OneCallMatchesCpu) {
@@ -729,13 +672,6 @@ TEST(CudaSanitize, SmallShapesEveryKernel) {
   run_case(c64, rng, t);
   Case h{{1, 1, 1, 65, 130, 128}, "half-int8", DType::f16, false};
   run_case(h, rng, t);
-  {
-    // Hopper: one persistent CTA walks six tiles (paired causal units), so the
-    // stage ring and both Q̂ buffers are reused across tiles.
-    ScopedEnv one_cta("INTFA_CUDA_MAX_CTAS", "1");
-    Case many{{1, 2, 1, 400, 300, 128}, "intfa", DType::i8, true, DType::f16, false, true};
-    run_case(many, rng, t);
-  }
   print_totals(t);
 }
 

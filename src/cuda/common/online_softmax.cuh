@@ -9,7 +9,6 @@
 #include <cstdint>
 
 #include "common/ptx.cuh"
-#include "common/tile_schedule.cuh"  // TileCoords, visible_keys
 #include "core/numeric.hpp"
 #include "sm80/kernel_params.hpp"
 #include "sm80/kernel_traits.hpp"  // PMode
@@ -18,6 +17,31 @@ namespace intfa::cuda {
 
 inline constexpr float kLn2 = 0.693147180559945309f;  // as src/cpu/softmax_row.hpp
 inline constexpr float kNegInf = -__builtin_huge_valf();
+
+// The (batch, head, query block) of this CTA: query blocks vary fastest so
+// the CTAs resident together share K/V in L2, and the heaviest (causal: last)
+// query blocks start first.
+struct TileCoords {
+  int b, h, hk, m0;
+};
+__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
+  int64_t linear = blockIdx.x;
+  const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
+  linear /= p.num_q_blocks;
+  TileCoords c;
+  c.h = static_cast<int>(linear % p.heads);
+  c.b = static_cast<int>(linear / p.heads);
+  c.hk = c.h / p.head_ratio;
+  c.m0 = qb * block_m;
+  return c;
+}
+
+// Keys visible to query row `row` (exclusive bound), bottom-right aligned.
+__device__ __forceinline__ int visible_keys(const KernelParams& p, int row) {
+  if (!p.causal) return p.seqlen_k;
+  const int64_t v = static_cast<int64_t>(row) + p.seqlen_k - p.seqlen_q + 1;
+  return v < 0 ? 0 : (v > p.seqlen_k ? p.seqlen_k : static_cast<int>(v));
+}
 
 // What one key block changes for one query row.
 struct RowBlockUpdate {

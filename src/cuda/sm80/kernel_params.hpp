@@ -27,12 +27,6 @@ struct KernelParams {
   int32_t batch = 0, heads = 0, kv_heads = 0, head_ratio = 1;
   int32_t seqlen_q = 0, seqlen_k = 0;
   int32_t num_q_blocks = 0;
-  // Persistent schedule (common/tile_schedule.cuh; the wgmma kernel):
-  // num_units work units of tiles_per_unit (1, or 2 paired causal tiles)
-  // query tiles, units_per_head of them per (batch, head).
-  int64_t num_units = 0;
-  int32_t units_per_head = 0;
-  int32_t tiles_per_unit = 1;
   float score_scale_log2 = 0.f;  // softmax_scale · log2(e)
   float softmax_scale = 0.f;
   bool causal = false;

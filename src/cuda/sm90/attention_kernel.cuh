@@ -3,13 +3,8 @@
 // consumer warpgroups) in the generated
 // files listed by src/cuda/CMakeLists.txt (INTFA_CUDA_SM90_CONFIGS).
 //
-// Persistent: one CTA per SM walks its list of query tiles
-// (common/tile_schedule.cuh). The stage ring and the two Q̂ buffers run on
-// across tiles, so the producer loads the next tile while the consumers
-// finish this one.
 // CTA = one producer warpgroup + two or three consumer warpgroups (sm90/kernel_traits.hpp).
-//   producer: one warp. Lane 0 loads each tile's Q̂ into the Q̂ buffer that
-//     the tile before last used (mbarriers q_full / q_empty) and, per key
+//   producer: one warp. Lane 0 loads the CTA's Q̂ tile once and, per key
 //     block, K̂ and V̂ᵀ tiles with TMA into a kStages-deep ring of stages
 //     (mbarrier full[s], completed by the copy engine's byte count and the
 //     32 lanes' arrivals); the 32 lanes stage the block's key scales.
@@ -44,7 +39,6 @@
 
 #include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
-#include "common/tile_schedule.cuh"
 #include "sm90/kernel_params.hpp"
 #include "sm90/kernel_traits.hpp"
 #include "sm90/ptx_sm90.cuh"
@@ -70,94 +64,72 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const uint32_t raw_u32 = smem_u32(smem_raw);
   const uint32_t base = (raw_u32 + 1023u) & ~1023u;
   uint8_t* const base_ptr = smem_raw + (base - raw_u32);
-  auto q_smem = [&](int qbuf) { return base + qbuf * T::kQTileBytes; };
+  const uint32_t q_smem = base;
   auto stage_addr = [&](int s) { return base + T::kStagesOffset + s * T::kStageBytes; };
   const uint32_t bars = base + T::kBarrierOffset;
   auto full_bar = [&](int s) { return bars + 8u * s; };
   auto empty_bar = [&](int s) { return bars + 8u * (T::kStages + s); };
-  auto q_full_bar = [&](int qbuf) { return bars + 8u * (2 * T::kStages + qbuf); };
-  auto q_empty_bar = [&](int qbuf) { return bars + 8u * (2 * T::kStages + T::kQBuffers + qbuf); };
+  const uint32_t q_bar = bars + 8u * (2 * T::kStages);
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+
+  const TileCoords tile = tile_of_block(p, kBlockM);
+  const int b = tile.b, h = tile.h, hk = tile.hk, m0 = tile.m0;
   auto visible = [&](int row) { return visible_keys(p, row); };
-  // Key blocks of a tile: those its last row sees (CTA-uniform).
-  auto blocks_of = [&](const TileCoords& tile) {
-    return (visible(min(tile.m0 + kBlockM, p.seqlen_q) - 1) + kBlockN - 1) / kBlockN;
-  };
+  const int n_blocks = (visible(min(m0 + kBlockM, p.seqlen_q) - 1) + kBlockN - 1) / kBlockN;
 
   if (tid == 0) {
     for (int s = 0; s < T::kStages; ++s) {
       mbar_init(full_bar(s), 32);                    // the producer warp's lanes (+ TMA bytes)
       mbar_init(empty_bar(s), 4 * T::kConsumers);    // one arrival per consumer warp
     }
-    for (int qbuf = 0; qbuf < T::kQBuffers; ++qbuf) {
-      mbar_init(q_full_bar(qbuf), 1);                   // lane 0 of the producer (+ TMA bytes)
-      mbar_init(q_empty_bar(qbuf), 4 * T::kConsumers);  // one arrival per consumer warp
-    }
+    mbar_init(q_bar, 1);
     mbar_init_fence();
   }
   __syncthreads();
 
-  // Both roles walk the same tiles and count the same ring uses: `it` is the
-  // CTA's key-block counter across tiles (stage it % kStages, use it /
-  // kStages), `q_tiles` its tiles with at least one key block (Q̂ buffer
-  // q_tiles % kQBuffers). Tiles whose rows see no key load nothing.
   if (wg == 0) {
     // ======================= producer =======================
     setmaxnreg_dec<T::kProducerRegs>();
-    if (warp != 0) return;
+    if (warp != 0 || n_blocks == 0) return;
     if (lane == 0) {
       prefetch_tensor_map(&prm.tma_q);
       prefetch_tensor_map(&prm.tma_k);
       prefetch_tensor_map(&prm.tma_v);
+      mbar_arrive_expect_tx(q_bar, T::kQTileBytes);
+#pragma unroll
+      for (int pn = 0; pn < T::kQKPanels; ++pn)
+        tma_load_4d(q_smem + pn * T::kQPanelBytes, &prm.tma_q, q_bar, pn * T::kQKSwizzle, h, m0, b);
     }
     constexpr int kScalesPerLane = kBlockN / 32;
-    int it = 0, q_tiles = 0;
-    for (TileCursor cur = first_tile(); tile_valid(p, cur); cur = next_tile(p, cur)) {
-      const TileCoords tile = tile_at(p, cur, kBlockM);
-      const int n_blocks = blocks_of(tile);
-      if (n_blocks == 0) continue;
-      const int qbuf = q_tiles % T::kQBuffers, q_use = q_tiles / T::kQBuffers;
-      ++q_tiles;
-      if (q_use > 0) mbar_wait(q_empty_bar(qbuf), (q_use - 1) & 1);
+    const float* ks_row = p.k_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * p.seqlen_k;
+    float sc[kScalesPerLane];
+    auto load_scales = [&](int n) {
+#pragma unroll
+      for (int i = 0; i < kScalesPerLane; ++i) {
+        const int key = n * kBlockN + lane * kScalesPerLane + i;
+        sc[i] = key < p.seqlen_k ? __ldg(ks_row + key) : 0.f;
+      }
+    };
+    load_scales(0);
+    for (int n = 0; n < n_blocks; ++n) {
+      const int s = n % T::kStages, use = n / T::kStages;
+      if (use > 0) mbar_wait(empty_bar(s), (use - 1) & 1);
+      float* dst = reinterpret_cast<float*>(base_ptr + (stage_addr(s) - base) + T::kScaleOffset) +
+                   lane * kScalesPerLane;
+#pragma unroll
+      for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
       if (lane == 0) {
-        mbar_arrive_expect_tx(q_full_bar(qbuf), T::kQTileBytes);
+        mbar_arrive_expect_tx(full_bar(s), T::kStageTxBytes);
 #pragma unroll
         for (int pn = 0; pn < T::kQKPanels; ++pn)
-          tma_load_4d(q_smem(qbuf) + pn * T::kQPanelBytes, &prm.tma_q, q_full_bar(qbuf),
-                      pn * T::kQKSwizzle, tile.h, tile.m0, tile.b);
+          tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes, &prm.tma_k, full_bar(s),
+                      pn * T::kQKSwizzle, hk, n * kBlockN, b);
+        tma_load_4d(stage_addr(s) + T::kVOffset, &prm.tma_v, full_bar(s), n * kBlockN, 0, hk, b);
+      } else {
+        mbar_arrive(full_bar(s));
       }
-      const float* ks_row =
-          p.k_scale + (static_cast<int64_t>(tile.b) * p.kv_heads + tile.hk) * p.seqlen_k;
-      float sc[kScalesPerLane];
-      auto load_scales = [&](int n) {
-#pragma unroll
-        for (int i = 0; i < kScalesPerLane; ++i) {
-          const int key = n * kBlockN + lane * kScalesPerLane + i;
-          sc[i] = key < p.seqlen_k ? __ldg(ks_row + key) : 0.f;
-        }
-      };
-      load_scales(0);
-      for (int n = 0; n < n_blocks; ++n, ++it) {
-        const int s = it % T::kStages, use = it / T::kStages;
-        if (use > 0) mbar_wait(empty_bar(s), (use - 1) & 1);
-        float* dst = reinterpret_cast<float*>(base_ptr + (stage_addr(s) - base) + T::kScaleOffset) +
-                     lane * kScalesPerLane;
-#pragma unroll
-        for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
-        if (lane == 0) {
-          mbar_arrive_expect_tx(full_bar(s), T::kStageTxBytes);
-#pragma unroll
-          for (int pn = 0; pn < T::kQKPanels; ++pn)
-            tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes, &prm.tma_k, full_bar(s),
-                        pn * T::kQKSwizzle, tile.hk, n * kBlockN, tile.b);
-          tma_load_4d(stage_addr(s) + T::kVOffset, &prm.tma_v, full_bar(s), n * kBlockN, 0,
-                      tile.hk, tile.b);
-        } else {
-          mbar_arrive(full_bar(s));
-        }
-        if (n + 1 < n_blocks) load_scales(n + 1);
-      }
+      if (n + 1 < n_blocks) load_scales(n + 1);
     }
     return;
   }
@@ -169,17 +141,34 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const int cw = __shfl_sync(0xffffffffu, wg - 1, 0);
   const int wq = warp & 3;         // warp within the warpgroup: rows 16·wq..
   const int g = lane >> 2, t = lane & 3;
+  const int wg_row0 = m0 + T::kRowsPerConsumer * cw;
+  const int warp_row0 = wg_row0 + 16 * wq;
+  const int row_of[2] = {warp_row0 + g, warp_row0 + g + 8};
+  const int visible_of[2] = {visible(row_of[0]), visible(row_of[1])};
+  // Keys some row of the warpgroup sees (blocks past it are skipped), and keys
+  // every row of the warp sees (blocks past it need masking).
+  const int wg_n_end =
+      wg_row0 < p.seqlen_q ? visible(min(wg_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
+  const int warp_n_full = visible(warp_row0);
 
-  // Per-tile state (set at the start of each tile).
-  int row_of[2] = {0, 0}, visible_of[2] = {0, 0};
-  int warp_n_full = 0;  // keys every row of the warp sees (blocks past it need masking)
-  float row_factor[2] = {0.f, 0.f}, m_run[2] = {0.f, 0.f}, l_run[2] = {0.f, 0.f};
+  float row_factor[2], m_run[2], l_run[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_factor[r] = row_factor_of(p, b, h, row_of[r]);
+    m_run[r] = kNegInf;
+    l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
+  }
   float acc[T::kPvChunks][T::kPvRegs];
-  uint64_t q_desc0 = 0;  // this warpgroup's rows of the tile's Q̂ buffer
+#pragma unroll
+  for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+    for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] = 0.f;
 
   // Descriptors of this warpgroup's operands (k32 step kk).
-  // Q̂ is set per tile; K̂ and V̂ᵀ are encoded once per stage use and
+  // Q̂ is loop-invariant; K̂ and V̂ᵀ are encoded once per stage use and
   // advanced by constant offsets per k step.
+  const uint64_t q_desc0 =
+      smem_desc(q_smem + cw * T::kRowsPerConsumer * T::kQKSwizzle, 8 * T::kQKSwizzle, T::kQKSwizzle);
   constexpr auto qk_step_offset = [](int kk, int panel_bytes) {
     return static_cast<uint32_t>((kk / T::kQKStepsPerPanel) * panel_bytes + (kk % T::kQKStepsPerPanel) * 32);
   };
@@ -276,11 +265,15 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     else
       softmax_body(std::false_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
   };
-  // One arrival per consumer warp on a stage's or Q̂ buffer's empty barrier.
-  auto release = [&](uint32_t bar) {
+  auto release = [&](int s) {
     __syncwarp();
-    if (lane == 0) mbar_arrive(bar);
+    if (lane == 0) mbar_arrive(empty_bar(s));
   };
+  // Blocks this warpgroup computes; the rest of the CTA's blocks (causal: keys
+  // no row of this warpgroup sees) are only waited for and released.
+  const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
+  if (n_mine > 0) mbar_wait(q_bar, 0);
+
   // Per key block: S, softmax, Ô in turn. The consumers (2 or 3) overlap
   // each other: while one waits for its products the others run their
   // softmax. Within a consumer, the work that does not depend on a product
@@ -292,101 +285,62 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // named barriers, measured slower than three consumers with this loop:
   // docs/PERF.md; commit 77d3b17.)
   constexpr int kWindow = T::kPvWindow, kChunks = T::kPvChunks;
-  int it = 0, q_tiles = 0;
-  for (TileCursor cur = first_tile(); tile_valid(p, cur); cur = next_tile(p, cur)) {
-    const TileCoords tile = tile_at(p, cur, kBlockM);
-    const int b = tile.b, h = tile.h;
-    const int n_blocks = blocks_of(tile);
-    const int wg_row0 = tile.m0 + T::kRowsPerConsumer * cw;
-    const int warp_row0 = wg_row0 + 16 * wq;
-    row_of[0] = warp_row0 + g;
-    row_of[1] = warp_row0 + g + 8;
-    visible_of[0] = visible(row_of[0]);
-    visible_of[1] = visible(row_of[1]);
-    warp_n_full = visible(warp_row0);
+  int32_t sacc[T::kSRegs];
+  for (int n = 0; n < n_blocks; ++n) {
+    const int s = n % T::kStages;
+    const uint32_t st = stage_addr(s);
+    mbar_wait(full_bar(s), (n / T::kStages) & 1);
+    if (n < n_mine) {
+      issue_qk(st, sacc);
+      wgmma_commit();
+      wgmma_wait<0>();
+      fence_registers(sacc);
+      uint32_t pa[T::kPvSteps][4];
+      float weight[2], alpha[2], l_blk[2];
+      softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
+      // Ô in a rolling window: chunk c lives in oacc[c % kWindow] and, once
+      // accumulated, makes room for chunk c + kWindow.
+      int32_t oacc[kWindow][T::kPvRegs];
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      row_factor[r] = row_factor_of(p, b, h, row_of[r]);
-      m_run[r] = kNegInf;
-      l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
-    }
+      for (int f = 0; f < kWindow; ++f) {
+        issue_pv(st, f, pa, oacc[f]);
+        wgmma_commit();
+      }
+      rescale_rows(l_run, l_blk, alpha, acc);
 #pragma unroll
-    for (int c = 0; c < kChunks; ++c)
-#pragma unroll
-      for (int i = 0; i < T::kPvRegs; ++i) acc[c][i] = 0.f;
-
-    if (n_blocks > 0) {
-      const int qbuf = q_tiles % T::kQBuffers, q_use = q_tiles / T::kQBuffers;
-      ++q_tiles;
-      q_desc0 = smem_desc(q_smem(qbuf) + cw * T::kRowsPerConsumer * T::kQKSwizzle,
-                          8 * T::kQKSwizzle, T::kQKSwizzle);
-      // Blocks this warpgroup computes (keys some row of it sees); the rest
-      // of the tile's blocks (causal) are only waited for and released.
-      const int wg_n_end =
-          wg_row0 < p.seqlen_q ? visible(min(wg_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
-      const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
-      if (n_mine > 0) mbar_wait(q_full_bar(qbuf), q_use & 1);
-
-      int32_t sacc[T::kSRegs];
-      for (int n = 0; n < n_blocks; ++n, ++it) {
-        const int s = it % T::kStages;
-        const uint32_t st = stage_addr(s);
-        mbar_wait(full_bar(s), (it / T::kStages) & 1);
-        if (n < n_mine) {
-          issue_qk(st, sacc);
+      for (int c = 0; c < kChunks; ++c) {
+        const int issued = c + kWindow < kChunks ? c + kWindow : kChunks;
+        wgmma_wait_pending(issued - c - 1);
+        fence_registers(oacc[c % kWindow]);
+        accumulate(c, oacc[c % kWindow], weight);
+        if (c + 1 < kChunks) fence_registers(acc[c]);  // before the next issue or wait
+        if (c + kWindow < kChunks) {
+          issue_pv(st, c + kWindow, pa, oacc[c % kWindow]);
           wgmma_commit();
-          wgmma_wait<0>();
-          fence_registers(sacc);
-          uint32_t pa[T::kPvSteps][4];
-          float weight[2], alpha[2], l_blk[2];
-          softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
-          // Ô in a rolling window: chunk c lives in oacc[c % kWindow] and, once
-          // accumulated, makes room for chunk c + kWindow.
-          int32_t oacc[kWindow][T::kPvRegs];
-#pragma unroll
-          for (int f = 0; f < kWindow; ++f) {
-            issue_pv(st, f, pa, oacc[f]);
-            wgmma_commit();
-          }
-          rescale_rows(l_run, l_blk, alpha, acc);
-#pragma unroll
-          for (int c = 0; c < kChunks; ++c) {
-            const int issued = c + kWindow < kChunks ? c + kWindow : kChunks;
-            wgmma_wait_pending(issued - c - 1);
-            fence_registers(oacc[c % kWindow]);
-            accumulate(c, oacc[c % kWindow], weight);
-            if (c + 1 < kChunks) fence_registers(acc[c]);  // before the next issue or wait
-            if (c + kWindow < kChunks) {
-              issue_pv(st, c + kWindow, pa, oacc[c % kWindow]);
-              wgmma_commit();
-            }
-          }
         }
-        release(empty_bar(s));
       }
-      // Every Q̂·K̂ᵀ of this tile was waited for: the buffer may be reloaded.
-      release(q_empty_bar(qbuf));
     }
-
-    // ---- epilogue: O = acc · v_scale / l, LSE -----------------------------------------
-    float inv_l[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
-    const float* vs = p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + tile.hk) * T::kHeadDim;
-#pragma unroll
-    for (int c = 0; c < kChunks; ++c)
-#pragma unroll
-      for (int j = 0; j < T::kPvN / 8; ++j) {
-        const int col = c * T::kPvN + 8 * j + 2 * t;
-        const float vs0 = vs[col], vs1 = vs[col + 1];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          if (row_of[r] >= p.seqlen_q) continue;
-          store_output_pair(p, b, h, row_of[r], col, acc[c][4 * j + 2 * r] * vs0 * inv_l[r],
-                            acc[c][4 * j + 2 * r + 1] * vs1 * inv_l[r]);
-        }
-      }
+    release(s);
   }
+
+  // ---- epilogue: O = acc · v_scale / l, LSE -------------------------------------------
+  float inv_l[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
+  const float* vs = p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * T::kHeadDim;
+#pragma unroll
+  for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+    for (int j = 0; j < T::kPvN / 8; ++j) {
+      const int col = c * T::kPvN + 8 * j + 2 * t;
+      const float vs0 = vs[col], vs1 = vs[col + 1];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        if (row_of[r] >= p.seqlen_q) continue;
+        store_output_pair(p, b, h, row_of[r], col, acc[c][4 * j + 2 * r] * vs0 * inv_l[r],
+                          acc[c][4 * j + 2 * r + 1] * vs1 * inv_l[r]);
+      }
+    }
 #else
   // Built for another architecture: the host never launches this (sm_90a only).
   __trap();

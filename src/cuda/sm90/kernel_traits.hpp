@@ -7,13 +7,12 @@
 // consumer runs its softmax another's wgmmas keep the tensor cores busy.
 //
 // Shared memory (every tile 1024-byte aligned, as the 128-byte swizzle needs):
-//   Q̂ tiles       kQBuffers of kBlockM rows × D bytes, as D / kQKSwizzle
-//                 column panels (the next tile's Q̂ loads while this one's is read)
+//   Q̂ tile        kBlockM rows × D bytes, as D / kQKSwizzle column panels
 //   stage s (kStages of them):
 //     K̂ tile      kBlockN rows × D bytes, same panels
 //     V̂ᵀ tile     D rows (channels) × kBlockN bytes (tokens, interleaved16 order)
 //     key scales  kBlockN floats
-//   mbarriers     full[kStages], empty[kStages], q_full[kQBuffers], q_empty[kQBuffers]
+//   mbarriers     full[kStages], empty[kStages], q_full
 #pragma once
 
 #include <cstdint>
@@ -111,12 +110,9 @@ struct Traits {
   static constexpr int kVOffset = kKTileBytes;
   static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;
   static constexpr int kStageBytes = align1024(kScaleOffset + 4 * kBlockN);
-  // The persistent CTA loads the next tile's Q̂ while the consumers still read
-  // this one's: two Q̂ buffers, used by alternate tiles.
-  static constexpr int kQBuffers = 2;
-  static constexpr int kStagesOffset = kQBuffers * kQTileBytes;
+  static constexpr int kStagesOffset = kQTileBytes;
   static constexpr int kBarrierOffset = kStagesOffset + kStages * kStageBytes;
-  static constexpr int kBarrierBytes = 8 * (2 * kStages + 2 * kQBuffers);
+  static constexpr int kBarrierBytes = 8 * (2 * kStages + 1);
   // Dynamic shared memory is only 16-byte aligned: 1024 bytes of slack.
   static constexpr int kSmemBytes = kBarrierOffset + kBarrierBytes + 1024;
   static constexpr uint32_t kStageTxBytes = kKTileBytes + kVTileBytes;  // TMA bytes per stage
