@@ -50,17 +50,40 @@ struct RowBlockUpdate {
   float weight;    // factor of this block's integer P·V (and of its l)
 };
 
+// Lazy rescaling for 8-bit P from the block's own row max (uint8_block). Its
+// codes depend only on the block max, so the running reference m_run only sets
+// the units of O and l, and it may lag the true running max: it moves only
+// when a block's max exceeds it by more than kRescaleSlackLog2, so a block's
+// weight 2^(m_blk − m_run)/255 stays below 2^kRescaleSlackLog2/255 ≈ 1. O =
+// acc/l and the LSE (m_run + log2 l) are the same in exact arithmetic; in
+// fp32 they differ from the CPU's (which always uses the true max) by
+// rounding only. Without the slack a warp rescales its whole output
+// accumulator (D/2 FMULs per thread at D = 128) whenever one of its 16 rows
+// finds a new max, which for iid scores is most blocks of a short row
+// (~1 − (1 − 1/n)^16 at block n: 81% of 32 blocks, 38% of 128). With it,
+// almost only the first block does. The other P formats quantize P relative
+// to m_run itself and keep the exact max. INTFA_RESCALE_SLACK_LOG2=0 restores
+// the eager rescale (timing experiments).
+#ifndef INTFA_RESCALE_SLACK_LOG2
+#define INTFA_RESCALE_SLACK_LOG2 8
+#endif
+inline constexpr float kRescaleSlackLog2 = INTFA_RESCALE_SLACK_LOG2;
+
 // m_blk: the block's row max of t·row_factor (−inf when every key is masked);
-// m_run: the running max, updated in place.
+// m_run: the running max (uint8_block: the lagging reference above), updated
+// in place.
 template <PMode kMode>
 __device__ __forceinline__ RowBlockUpdate online_softmax_update(float m_blk, float& m_run) {
   RowBlockUpdate u;
-  const float m_new = fmaxf(m_run, m_blk);
+  // −inf + slack stays −inf: the first block with a visible key always moves it.
+  const float m_new = kMode == PMode::uint8_block
+                          ? (m_blk > m_run + kRescaleSlackLog2 ? m_blk : m_run)
+                          : fmaxf(m_run, m_blk);
   const float m_new_safe = m_new == kNegInf ? 0.f : m_new;
   u.alpha = m_run == m_new ? 1.f : ex2_approx(m_run - m_new_safe);
   if constexpr (kMode == PMode::uint8_block) {
     u.p_offset = m_blk == kNegInf ? 0.f : m_blk;
-    u.weight = ex2_approx(m_blk - m_new_safe) * numeric::kInv255;  // 0 if masked
+    u.weight = ex2_approx(m_blk - m_new_safe) * numeric::kInv255;  // 0 if masked, < 2^slack/255
   } else {
     u.p_offset = m_new_safe;
     u.weight = kMode == PMode::int8_running ? numeric::kInv127 : 1.f;

@@ -33,6 +33,10 @@
 // row_factor·k_scale first), rint(255 p) is one FFMA with 2^23, l and the
 // O sums are accumulated in another order, and v_scale is applied at the end.
 // Each can move a P̂ code by one unit when P sits next to a rounding boundary.
+// With P̂ from the block max (p-u8), O and l are kept relative to a reference
+// that lags the running max by up to 2^8 (common/online_softmax.cuh, lazy
+// rescaling): the same P̂ codes and integer products, O and LSE equal up to
+// fp32 rounding.
 #pragma once
 
 #include <cfloat>
