@@ -363,15 +363,15 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   }
 
   // ---- epilogue: O = acc · v_scale / l, LSE ---------------------------------------------
+  float column_scales[2 * T::kDTiles];  // see load_column_scales
+  load_column_scales<kHeadDim>(p, b, hk, 0, t, column_scales);
   float inv_l[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
-  const float* vs =
-      p.v_scale ? p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * kHeadDim : nullptr;
 #pragma unroll
   for (int j = 0; j < T::kDTiles; ++j) {
     const int col = 8 * j + 2 * t;
-    const float vs0 = vs ? vs[col] : 1.f, vs1 = vs ? vs[col + 1] : 1.f;
+    const float vs0 = column_scales[2 * j], vs1 = column_scales[2 * j + 1];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       if (row_of[r] >= p.seqlen_q) continue;

@@ -72,6 +72,12 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const uint32_t q_bar = bars + 8u * (2 * T::kStages);
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+  // Diagnostics (INTFA_SM90_TRACE, never in a normal build): every consumer
+  // warpgroup of the CTAs on SMs 0 and 1 prints its timeline in ns of the
+  // global timer: entry, Q̂ landed, first key block landed, loop done, end.
+#ifdef INTFA_SM90_TRACE
+  uint64_t trace[5] = {globaltimer_ns(), 0, 0, 0, 0};
+#endif
 
   const TileCoords tile = tile_of_block(p, kBlockM);
   const int b = tile.b, h = tile.h, hk = tile.hk, m0 = tile.m0;
@@ -273,6 +279,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // no row of this warpgroup sees) are only waited for and released.
   const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
   if (n_mine > 0) mbar_wait(q_bar, 0);
+#ifdef INTFA_SM90_TRACE
+  trace[1] = globaltimer_ns();
+#endif
 
   // Per key block: S, softmax, Ô in turn. The consumers (2 or 3) overlap
   // each other: while one waits for its products the others run their
@@ -290,6 +299,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     const int s = n % T::kStages;
     const uint32_t st = stage_addr(s);
     mbar_wait(full_bar(s), (n / T::kStages) & 1);
+#ifdef INTFA_SM90_TRACE
+    if (n == 0) trace[2] = globaltimer_ns();
+#endif
     if (n < n_mine) {
       issue_qk(st, sacc);
       wgmma_commit();
@@ -323,17 +335,24 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     release(s);
   }
 
+#ifdef INTFA_SM90_TRACE
+  trace[3] = globaltimer_ns();
+#endif
   // ---- epilogue: O = acc · v_scale / l, LSE -------------------------------------------
+  // Column j's v_scale pair is column_scales[.][2j], [2j + 1] (see load_column_scales).
+  float column_scales[T::kPvChunks][T::kPvN / 4];
+#pragma unroll
+  for (int c = 0; c < T::kPvChunks; ++c)
+    load_column_scales<T::kHeadDim>(p, b, hk, c * T::kPvN, t, column_scales[c]);
   float inv_l[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
-  const float* vs = p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * T::kHeadDim;
 #pragma unroll
   for (int c = 0; c < T::kPvChunks; ++c)
 #pragma unroll
     for (int j = 0; j < T::kPvN / 8; ++j) {
       const int col = c * T::kPvN + 8 * j + 2 * t;
-      const float vs0 = vs[col], vs1 = vs[col + 1];
+      const float vs0 = column_scales[c][2 * j], vs1 = column_scales[c][2 * j + 1];
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         if (row_of[r] >= p.seqlen_q) continue;
@@ -341,6 +360,13 @@ __global__ void __launch_bounds__(T::kThreads, 1)
                           acc[c][4 * j + 2 * r + 1] * vs1 * inv_l[r]);
       }
     }
+#ifdef INTFA_SM90_TRACE
+  trace[4] = globaltimer_ns();
+  const uint32_t sm = smid();
+  if (sm < 2 && (tid & 127) == 0)
+    printf("TRACE sm %u cta %u consumer %d blocks %d %llu %llu %llu %llu %llu\n", sm, blockIdx.x, cw,
+           n_mine, trace[0], trace[1], trace[2], trace[3], trace[4]);
+#endif
 #else
   // Built for another architecture: the host never launches this (sm_90a only).
   __trap();
