@@ -4,8 +4,11 @@
 # one GPU, runs interleaved shape by shape so that clock drift hits every
 # build alike (docs/PERF.md, "Versions").
 #   bench/ab_compare.sh OUTDIR REF
-# REF: a full commit id, or "-" for none (compare the working tree's
-# variants and environments only). (On the lent GPU machine `HEAD~1` once
+# REF: a full commit id, a directory holding another source tree (e.g. an
+# experiment exported with `git archive` into an untracked folder, which the
+# GPU machine's copy of the repository receives even when its git history
+# lacks the commit), or "-" for none (compare the working tree's variants and
+# environments only). (On the lent GPU machine `HEAD~1` once
 # named an older commit than it did here: its copy of the repository had
 # another HEAD.)
 # Environment:
@@ -44,7 +47,9 @@ build() {  # name source-dir cuda-flags
 }
 
 NAMES=() BINS=() ENVS=()
-if [[ "$REF" != - ]]; then
+if [[ -d "$REF" ]]; then
+  NAMES+=(ref) BINS+=("$(build ref "$(cd "$REF" && pwd)" "")") ENVS+=("")
+elif [[ "$REF" != - ]]; then
   rm -rf /tmp/ab-ref-src && mkdir -p /tmp/ab-ref-src
   git archive "$REF" | tar -x -C /tmp/ab-ref-src
   NAMES+=(ref) BINS+=("$(build ref /tmp/ab-ref-src "")") ENVS+=("")
