@@ -7,6 +7,7 @@
 
 #include <cfloat>
 #include <cstdint>
+#include <type_traits>
 
 #include "common/ptx.cuh"
 #include "core/numeric.hpp"
@@ -238,16 +239,41 @@ __device__ __forceinline__ float finish_row(const KernelParams& p, int b, int h,
   return l > 0.f ? 1.f / l : 0.f;
 }
 
-// O[b, row, h, col..col+1] = (o0, o1) in the output type.
-__device__ __forceinline__ void store_output_pair(const KernelParams& p, int b, int h, int row,
-                                                  int col, float o0, float o1) {
-  const int64_t off = b * p.o_batch_stride + row * p.o_row_stride + h * p.o_head_stride + col;
-  if (p.out_type == OutType::f32) {
-    *reinterpret_cast<float2*>(static_cast<float*>(p.out) + off) = make_float2(o0, o1);
-  } else if (p.out_type == OutType::f16) {
-    *reinterpret_cast<uint32_t*>(static_cast<uint16_t*>(p.out) + off) = pack_half2(o0, o1);
+// This thread's output of its two rows: pair i (< kPairs) of row r holds
+// O[b, row[r], h, col(i)] and the next column, value(r, i) as a float2; rows
+// at or past Sq are skipped. The output type is switched on once, not per
+// store, and each row's address is formed once (64-bit strides).
+template <int kPairs, class ColumnOf, class ValueOf>
+__device__ __forceinline__ void store_output_rows(const KernelParams& p, int b, int h,
+                                                  const int (&row)[2], ColumnOf col,
+                                                  ValueOf value) {
+  auto store_as = [&](auto type_tag) {
+    constexpr OutType kType = decltype(type_tag)::value;
+    using Elem = std::conditional_t<kType == OutType::f32, float, uint16_t>;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      if (row[r] >= p.seqlen_q) continue;
+      Elem* out = static_cast<Elem*>(p.out) + b * p.o_batch_stride + row[r] * p.o_row_stride +
+                  h * p.o_head_stride;
+#pragma unroll
+      for (int i = 0; i < kPairs; ++i) {
+        const float2 v = value(r, i);
+        if constexpr (kType == OutType::f32) {
+          *reinterpret_cast<float2*>(out + col(i)) = v;
+        } else if constexpr (kType == OutType::f16) {
+          *reinterpret_cast<uint32_t*>(out + col(i)) = pack_half2(v.x, v.y);
+        } else {
+          *reinterpret_cast<uint32_t*>(out + col(i)) = pack_bf162(v.x, v.y);
+        }
+      }
+    }
+  };
+  if (p.out_type == OutType::f16) {
+    store_as(std::integral_constant<OutType, OutType::f16>{});
+  } else if (p.out_type == OutType::bf16) {
+    store_as(std::integral_constant<OutType, OutType::bf16>{});
   } else {
-    *reinterpret_cast<uint32_t*>(static_cast<uint16_t*>(p.out) + off) = pack_bf162(o0, o1);
+    store_as(std::integral_constant<OutType, OutType::f32>{});
   }
 }
 

@@ -368,18 +368,13 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   float inv_l[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
-#pragma unroll
-  for (int j = 0; j < T::kDTiles; ++j) {
-    const int col = 8 * j + 2 * t;
-    const float vs0 = column_scales[2 * j], vs1 = column_scales[2 * j + 1];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      if (row_of[r] >= p.seqlen_q) continue;
-      const float o0 = acc[j][2 * r] * vs0 * inv_l[r];
-      const float o1 = acc[j][2 * r + 1] * vs1 * inv_l[r];
-      store_output_pair(p, b, h, row_of[r], col, o0, o1);
-    }
-  }
+  // Pair j = n8 tile j of the output: columns 8j + 2t, +1.
+  store_output_rows<T::kDTiles>(
+      p, b, h, row_of, [&](int j) { return 8 * j + 2 * t; },
+      [&](int r, int j) {
+        return make_float2(acc[j][2 * r] * column_scales[2 * j] * inv_l[r],
+                           acc[j][2 * r + 1] * column_scales[2 * j + 1] * inv_l[r]);
+      });
 }
 
 }  // namespace intfa::cuda

@@ -347,19 +347,16 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   float inv_l[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
-#pragma unroll
-  for (int c = 0; c < T::kPvChunks; ++c)
-#pragma unroll
-    for (int j = 0; j < T::kPvN / 8; ++j) {
-      const int col = c * T::kPvN + 8 * j + 2 * t;
-      const float vs0 = column_scales[c][2 * j], vs1 = column_scales[c][2 * j + 1];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        if (row_of[r] >= p.seqlen_q) continue;
-        store_output_pair(p, b, h, row_of[r], col, acc[c][4 * j + 2 * r] * vs0 * inv_l[r],
-                          acc[c][4 * j + 2 * r + 1] * vs1 * inv_l[r]);
-      }
-    }
+  // Pair i = (chunk c, n8 tile j) of the output: columns c·kPvN + 8j + 2t, +1.
+  constexpr int kTilesPerChunk = T::kPvN / 8;
+  store_output_rows<T::kPvChunks * kTilesPerChunk>(
+      p, b, h, row_of,
+      [&](int i) { return (i / kTilesPerChunk) * T::kPvN + 8 * (i % kTilesPerChunk) + 2 * t; },
+      [&](int r, int i) {
+        const int c = i / kTilesPerChunk, j = i % kTilesPerChunk;
+        return make_float2(acc[c][4 * j + 2 * r] * column_scales[c][2 * j] * inv_l[r],
+                           acc[c][4 * j + 2 * r + 1] * column_scales[c][2 * j + 1] * inv_l[r]);
+      });
 #ifdef INTFA_SM90_TRACE
   trace[4] = globaltimer_ns();
   const uint32_t sm = smid();
