@@ -22,7 +22,10 @@
 //    bf16 V the GPU must round P to bf16 (the tensor cores multiply bf16 by
 //    bf16) where the CPU rounds to fp16: <= 2^-8·max|v_d|.
 //  * fp32 sums in another order: 2e-5·amax_d; output rounding: one ulp of
-//    the output format at |O| (the CPU output compared is fp32).
+//    the output format at |O| (the CPU output compared is fp32). With uint8
+//    P the GPU also keeps O and l relative to a lagging reference max (lazy
+//    rescaling, common/online_softmax.cuh): other fp32 weights, the same
+//    relative rounding, inside this term.
 // LSE: kFlips/(Q·l) for uint8 P (l is summed from the quantized codes), plus
 // 1e-5·(1 + |lse|) for the float operations.
 //
