@@ -201,6 +201,17 @@ __device__ __forceinline__ float row_factor_of(const KernelParams& p, int b, int
 // and with a load pair between each pair of column stores the epilogue waited
 // for 16–32 memory round trips in turn, ~7 µs per CTA of the wgmma kernel
 // on the H100 (a tenth of a 4k-key tile; measured with INTFA_SM90_TRACE).
+// Prefetches the head's v_scale row (kHeadDim floats) into L1 at the start
+// of a tile, one 128-byte line per lane of the first kHeadDim / 32 lanes, so
+// that load_column_scales at its end hits L1 instead of waiting for L2
+// (measured: mma.sync +0.4 to +1.5%, wgmma neutral; docs/PERF.md).
+template <int kHeadDim>
+__device__ __forceinline__ void prefetch_column_scales(const KernelParams& p, int b, int hk, int lane) {
+  if (p.v_scale == nullptr || lane >= kHeadDim / 32) return;
+  const float* line = p.v_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * kHeadDim + 32 * lane;
+  asm volatile("prefetch.global.L1 [%0];\n" ::"l"(line));
+}
+
 template <int kHeadDim, int kCols>
 __device__ __forceinline__ void load_column_scales(const KernelParams& p, int b, int hk, int col0,
                                                    int quad_lane, float (&scales)[kCols]) {

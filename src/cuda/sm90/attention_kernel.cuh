@@ -142,6 +142,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
 
   // ======================= consumers =======================
   setmaxnreg_inc<T::kConsumerRegs>();
+  prefetch_column_scales<T::kHeadDim>(p, b, hk, lane);
   // Consumer index, read from lane 0 so the compiler knows it is warp-uniform:
   // the descriptors derived from it then live in uniform registers.
   const int cw = __shfl_sync(0xffffffffu, wg - 1, 0);
