@@ -194,13 +194,6 @@ __device__ __forceinline__ float row_factor_of(const KernelParams& p, int b, int
   return fmaxf(numeric::row_score_factor(qs, p.score_scale_log2), FLT_MIN);
 }
 
-// The v_scale ([B, Hk, D]) of this thread's output columns col0 + 8j + 2t
-// and + 1 (j < kCols / 2) into scales[2j], scales[2j + 1]; 1 when there is
-// none (half-int8). Loaded all at once before the first output store: a
-// load after a store cannot move above it (the output might alias v_scale),
-// and with a load pair between each pair of column stores the epilogue waited
-// for 16–32 memory round trips in turn, ~7 µs per CTA of the wgmma kernel
-// on the H100 (a tenth of a 4k-key tile; measured with INTFA_SM90_TRACE).
 // Prefetches the head's v_scale row (kHeadDim floats) into L1 at the start
 // of a tile, one 128-byte line per lane of the first kHeadDim / 32 lanes, so
 // that load_column_scales at its end hits L1 instead of waiting for L2
@@ -212,6 +205,13 @@ __device__ __forceinline__ void prefetch_column_scales(const KernelParams& p, in
   asm volatile("prefetch.global.L1 [%0];\n" ::"l"(line));
 }
 
+// The v_scale ([B, Hk, D]) of this thread's output columns col0 + 8j + 2t
+// and + 1 (j < kCols / 2) into scales[2j], scales[2j + 1]; 1 when there is
+// none (half-int8). Loaded all at once before the first output store: a
+// load after a store cannot move above it (the output might alias v_scale),
+// and with a load pair between each pair of column stores the epilogue waited
+// for 16–32 memory round trips in turn: 6.9 µs per CTA of the wgmma kernel on
+// the H100 (a tenth of a 4k-key tile), 3.8 µs with this (INTFA_SM90_TRACE).
 template <int kHeadDim, int kCols>
 __device__ __forceinline__ void load_column_scales(const KernelParams& p, int b, int hk, int col0,
                                                    int quad_lane, float (&scales)[kCols]) {
