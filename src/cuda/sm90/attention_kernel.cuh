@@ -51,11 +51,6 @@ namespace intfa::cuda::sm90 {
 #define INTFA_SM90_ABLATION 0
 #endif
 inline constexpr int kAblation = INTFA_SM90_ABLATION;
-// S of the next block issued in halves into the accumulated Ô chunks'
-// registers (see the consumer loop); 0 restores the plain loop.
-#ifndef INTFA_SM90_SPLIT_QK
-#define INTFA_SM90_SPLIT_QK 1
-#endif
 
 template <class T>
 __global__ void __launch_bounds__(T::kThreads, 1)
@@ -300,84 +295,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // named barriers, measured slower than three consumers with this loop:
   // docs/PERF.md; commit 77d3b17.)
   constexpr int kWindow = T::kPvWindow, kChunks = T::kPvChunks;
-  constexpr bool kSplitQK = INTFA_SM90_SPLIT_QK && kChunks == 2 && kWindow == 2 &&
-                            T::kSRegs == 2 * T::kPvRegs && kAblation == 0;
   int32_t sacc[T::kSRegs];
-  if constexpr (kSplitQK) {
-    // S(n + 1) is issued in two halves of kBlockN / 2 keys, each into the
-    // registers of an Ô chunk of block n as soon as that chunk is accumulated:
-    // groups complete in order Ô0(n), Ô1(n), S_A(n + 1), S_B(n + 1), so Ô0 is
-    // accumulated while Ô1 runs, Ô1 while S_A runs, and the next block's
-    // softmax finds its S (nearly) done. No register is added: S and the Ô
-    // chunks share sacc, as in the plain loop. (The issue between the two
-    // waits also keeps ptxas from hoisting the second wait above the first
-    // chunk's accumulation, which it does when nothing separates them.)
-    using Half = int32_t[T::kSRegs / 2];
-    Half& half0 = *reinterpret_cast<Half*>(sacc);
-    Half& half1 = *reinterpret_cast<Half*>(sacc + T::kSRegs / 2);
-    auto issue_qk_half = [&](uint32_t st, int half, Half& d) {
-      const uint64_t k0 = desc_advance(smem_desc(st, 8 * T::kQKSwizzle, T::kQKSwizzle),
-                                       half * (kBlockN / 2) * T::kQKSwizzle);
-      wgmma_fence();
-      Wgmma<kBlockN / 2>::template ss_s8s8<false>(d, q_desc(0), k_desc(k0, 0));
-#pragma unroll
-      for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<kBlockN / 2>::ss_s8s8(d, q_desc(kk), k_desc(k0, kk));
-      wgmma_commit();
-    };
-    if (n_mine > 0) {
-      mbar_wait(full_bar(0), 0);
-#ifdef INTFA_SM90_TRACE
-      trace[2] = globaltimer_ns();
-#endif
-      issue_qk_half(stage_addr(0), 0, half0);
-      issue_qk_half(stage_addr(0), 1, half1);
-      wgmma_wait<0>();
-    }
-    for (int n = 0; n < n_blocks; ++n) {
-      const int s = n % T::kStages;
-      const uint32_t st = stage_addr(s);
-      if (n >= n_mine) {  // causal: no row of this warpgroup sees the block
-        mbar_wait(full_bar(s), (n / T::kStages) & 1);
-        release(s);
-        continue;
-      }
-      // S(n): already landed, waited for at the end of the last iteration
-      // (ptxas does not track wgmma registers across the back edge); this
-      // wait, with nothing pending, tells ptxas as much on every path.
-      wgmma_wait<0>();
-      fence_registers(sacc);
-      uint32_t pa[T::kPvSteps][4];
-      float weight[2], alpha[2], l_blk[2];
-      softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
-      issue_pv(st, 0, pa, half0);
-      wgmma_commit();
-      issue_pv(st, 1, pa, half1);
-      wgmma_commit();
-      rescale_rows(l_run, l_blk, alpha, acc);
-      wgmma_wait<1>();
-      fence_registers(half0);
-      accumulate(0, half0, weight);
-      fence_registers(acc[0]);
-      const bool next = n + 1 < n_mine;  // warpgroup-uniform
-      const int s1 = (n + 1) % T::kStages;
-      if (next) {
-        mbar_wait(full_bar(s1), ((n + 1) / T::kStages) & 1);
-        issue_qk_half(stage_addr(s1), 0, half0);
-        wgmma_wait<1>();
-      } else {
-        wgmma_wait<0>();
-      }
-      fence_registers(half1);
-      accumulate(1, half1, weight);
-      release(s);
-      if (next) {
-        fence_registers(acc[1]);
-        issue_qk_half(stage_addr(s1), 1, half1);
-        wgmma_wait<0>();
-      }
-    }
-    wgmma_wait<0>();  // nothing pending; says so to ptxas on every exit path
-  } else {
   for (int n = 0; n < n_blocks; ++n) {
     const int s = n % T::kStages;
     const uint32_t st = stage_addr(s);
@@ -386,24 +304,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     if (n == 0) trace[2] = globaltimer_ns();
 #endif
     if (n < n_mine) {
-#ifdef INTFA_SM90_QK_HALVES_ONLY
-      if constexpr (kBlockN == 128) {
-        using Half = int32_t[T::kSRegs / 2];
-        for (int half = 0; half < 2; ++half) {
-          const uint64_t k0 = desc_advance(smem_desc(st, 8 * T::kQKSwizzle, T::kQKSwizzle),
-                                           half * (kBlockN / 2) * T::kQKSwizzle);
-          Half& d = *reinterpret_cast<Half*>(sacc + half * T::kSRegs / 2);
-          wgmma_fence();
-          Wgmma<kBlockN / 2>::template ss_s8s8<false>(d, q_desc(0), k_desc(k0, 0));
-#pragma unroll
-          for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<kBlockN / 2>::ss_s8s8(d, q_desc(kk), k_desc(k0, kk));
-        }
-      } else {
-        issue_qk(st, sacc);
-      }
-#else
       issue_qk(st, sacc);
-#endif
       wgmma_commit();
       wgmma_wait<0>();
       fence_registers(sacc);
@@ -433,7 +334,6 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       }
     }
     release(s);
-  }
   }
 
 #ifdef INTFA_SM90_TRACE
