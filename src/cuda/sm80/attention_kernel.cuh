@@ -153,22 +153,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     }
   };
 
-#if defined(INTFA_SM80_STAGGER_NS) && INTFA_SM80_STAGGER_NS > 0
-  // Timing experiment: the second CTA of each SM in the first wave starts
-  // late, so that co-resident CTAs run their phases apart.
-  {
-    uint32_t n_sms;
-    asm volatile("mov.u32 %0, %%nsmid;" : "=r"(n_sms));
-    if (blockIdx.x >= n_sms && blockIdx.x < 2 * n_sms) {
-      uint64_t t0, t;
-      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-      do {
-        __nanosleep(100);
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-      } while (t - t0 < INTFA_SM80_STAGGER_NS);
-    }
-  }
-#endif
   prefetch_column_scales<kHeadDim>(p, b, hk, lane);
   // ---- per-row state ---------------------------------------------------------------
   float row_factor[2], m_run[2], l_run[2];
