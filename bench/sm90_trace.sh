@@ -2,7 +2,7 @@
 # Per-CTA timelines of the wgmma kernel (docs/PERF.md, "Where a tile's time
 # goes"): builds intfa-bench with INTFA_SM90_TRACE, so every consumer
 # warpgroup of the CTAs on SMs 0 and 1 prints its global-timer stamps (entry,
-# Q̂ landed, first key block landed, loop done, end), runs D = 128 intfa at
+# Q̂ landed, first key block landed, loop done, rows finished, end), runs D = 128 intfa at
 # the shapes given, and summarizes each with bench/sm90_trace_summary.py.
 #   bench/sm90_trace.sh OUTDIR [Sq:Sk ...]     (default 4096:4096 16384:16384)
 # The printf at the end of each consumer costs tens of µs, so the gap

@@ -6,6 +6,8 @@ min and max over its CTAs of the first launch of
   loop       first block landed -> last consumer's loop done
   spread     first to last consumer done with its loop
   epi        loop done -> end (longest consumer: v_scale, LSE, output stores)
+  epi_rows   loop done -> rows finished (v_scale loads, l sums, LSE), longest
+  epi_store  rows finished -> end (the output stores), longest
   total      entry -> last consumer's end
   per_block  loop / (blocks - 1)
   gap        previous CTA's end -> this CTA's entry (inflated by the printf)
@@ -20,8 +22,8 @@ def main():
         if not line.startswith("TRACE"):
             continue
         f = line.split()
-        # TRACE sm S cta C consumer W blocks N t0 t1 t2 t3 t4
-        rows.append((int(f[2]), int(f[4]), int(f[6]), int(f[8]), [int(x) for x in f[9:14]]))
+        # TRACE sm S cta C consumer W blocks N t0 t1 t2 t3 t4 [t5]
+        rows.append((int(f[2]), int(f[4]), int(f[6]), int(f[8]), [int(x) for x in f[9:15]]))
     rows.sort(key=lambda r: r[4][0])
     launches, current, last = [], [], None
     for r in rows:  # launches are separated by more than 1 ms without a CTA entry
@@ -52,11 +54,15 @@ def main():
             stats["loop"].append(max(loop_end) - first)
             stats["spread"].append(max(loop_end) - min(loop_end))
             stats["epi"].append(max(x[4] - x[3] for x in t))
+            if all(len(x) > 5 for x in t):  # traces since the ninth session
+                stats["epi_rows"].append(max(x[5] - x[3] for x in t))
+                stats["epi_store"].append(max(x[4] - x[5] for x in t))
             stats["total"].append(end - start)
             stats["per_block"].append((max(loop_end) - first) / max(blocks - 1, 1))
             prev_end = end
         print(f"SM {sm}: {len(ctas)} CTAs")
-        for key in ("q", "first", "loop", "spread", "epi", "total", "per_block", "gap"):
+        for key in ("q", "first", "loop", "spread", "epi", "epi_rows", "epi_store", "total",
+                    "per_block", "gap"):
             v = stats[key]
             if v:
                 print(f"  {key:10s} mean {sum(v) / len(v) / 1000:8.2f} us  min {min(v) / 1000:8.2f}  max {max(v) / 1000:8.2f}")

@@ -74,9 +74,10 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
   // Diagnostics (INTFA_SM90_TRACE, never in a normal build): every consumer
   // warpgroup of the CTAs on SMs 0 and 1 prints its timeline in ns of the
-  // global timer: entry, Q̂ landed, first key block landed, loop done, end.
+  // global timer: entry, Q̂ landed, first key block landed, loop done, end,
+  // and (last) the rows finished, just before the output stores.
 #ifdef INTFA_SM90_TRACE
-  uint64_t trace[5] = {globaltimer_ns(), 0, 0, 0, 0};
+  uint64_t trace[6] = {globaltimer_ns(), 0, 0, 0, 0, 0};
 #endif
 
   const TileCoords tile = tile_of_block(p, kBlockM);
@@ -348,6 +349,16 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   float inv_l[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
+#ifdef INTFA_SM90_TRACE
+  {  // stamp once the rows' sums and every v_scale are in registers
+    float ready = inv_l[0] + inv_l[1];
+#pragma unroll
+    for (int c = 0; c < T::kPvChunks; ++c)
+#pragma unroll
+      for (int k = 0; k < T::kPvN / 4; ++k) ready += column_scales[c][k];
+    trace[5] = globaltimer_ns() + (ready != ready ? 1 : 0);
+  }
+#endif
   // Pair i = (chunk c, n8 tile j) of the output: columns c·kPvN + 8j + 2t, +1.
   constexpr int kTilesPerChunk = T::kPvN / 8;
   store_output_rows<T::kPvChunks * kTilesPerChunk>(
@@ -362,8 +373,8 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   trace[4] = globaltimer_ns();
   const uint32_t sm = smid();
   if (sm < 2 && (tid & 127) == 0)
-    printf("TRACE sm %u cta %u consumer %d blocks %d %llu %llu %llu %llu %llu\n", sm, blockIdx.x, cw,
-           n_mine, trace[0], trace[1], trace[2], trace[3], trace[4]);
+    printf("TRACE sm %u cta %u consumer %d blocks %d %llu %llu %llu %llu %llu %llu\n", sm, blockIdx.x,
+           cw, n_mine, trace[0], trace[1], trace[2], trace[3], trace[4], trace[5]);
 #endif
 #else
   // Built for another architecture: the host never launches this (sm_90a only).
