@@ -66,13 +66,35 @@ struct Case {
   bool lse = true;
   int32_t kv_block = 0;  // 0: the CUDA default
   Dist dist = Dist::normal;
+  // Elements of padding after each output row (of the bshd or bhsd layout):
+  // 2 makes 16-bit rows 4- but not 8-byte aligned, which the kernels' wide
+  // (8-byte) output stores must detect and fall back from.
+  int64_t out_row_pad = 0;
   std::string str() const {
     return s.str() + " " + recipe + (v_dtype == DType::bf16 ? "(bf16 V)" : "") +
            (causal ? " causal" : "") + " out=" + dtype_name(out_dtype) +
-           (bhsd_out ? " bhsd" : " bshd") + (lse ? " lse" : "") +
-           " kv_block=" + std::to_string(kv_block);
+           (bhsd_out ? " bhsd" : " bshd") + (out_row_pad ? " pad=" + std::to_string(out_row_pad) : "") +
+           (lse ? " lse" : "") + " kv_block=" + std::to_string(kv_block);
   }
 };
+
+// The output view of a case over `data` (row padding included).
+TensorView output_view(const Case& c, void* data) {
+  const Shape& s = c.s;
+  TensorView v = c.bhsd_out ? TensorView::bhsd(data, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
+                            : TensorView::bshd(data, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
+  if (c.out_row_pad != 0) {
+    if (c.bhsd_out) {  // [B, H, S, D + pad]
+      v.stride_seq = s.head_dim + c.out_row_pad;
+      v.stride_head = s.seqlen_q * v.stride_seq;
+      v.stride_batch = s.heads * v.stride_head;
+    } else {  // [B, S, H·D + pad]
+      v.stride_seq = s.heads * s.head_dim + c.out_row_pad;
+      v.stride_batch = s.seqlen_q * v.stride_seq;
+    }
+  }
+  return v;
+}
 
 // The CUDA attention kernels: mma.sync (sm80, natural V̂ᵀ) and wgmma (sm90,
 // interleaved16 V̂ᵀ).
@@ -278,10 +300,8 @@ void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
   };
   auto q8 = dev(p.q8), k8 = dev(p.k8), qs = dev(p.q_scale), ks = dev(p.k_scale);
   auto off = dev(p.lse_offset), vs = dev(p.v_scale), v16 = dev(p.v16);
-  const size_t out_bytes = n_out * dtype_size(c.out_dtype);
-  const TensorView out_view =
-      c.bhsd_out ? TensorView::bhsd(nullptr, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
-                 : TensorView::bshd(nullptr, c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
+  const TensorView out_view = output_view(c, nullptr);
+  const size_t out_bytes = static_cast<size_t>(s.batch * out_view.stride_batch) * dtype_size(c.out_dtype);
 
   for (const Kernel kernel : kernels) {
     SCOPED_TRACE(std::string("kernel ") + kernel_name(kernel));
@@ -301,9 +321,7 @@ void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
       }
       AttentionOptions o = opt;
       o.backend = Backend::cuda;
-      const TensorView out =
-          c.bhsd_out ? TensorView::bhsd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim)
-                     : TensorView::bshd(out_g.get(), c.out_dtype, s.batch, s.seqlen_q, s.heads, s.head_dim);
+      const TensorView out = output_view(c, out_g.get());
       float* lse_ptr = c.lse ? lse_g.as<float>() : nullptr;
       if (kernel == Kernel::sm90) {
         ASSERT_TRUE(runs_on_sm90(in, out, lse_ptr, o, s))
@@ -370,6 +388,18 @@ void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
         }
       }
     EXPECT_EQ(unwritten, 0u) << "output elements left unwritten (still NaN)";
+    // The row padding keeps its poison.
+    size_t pad_written = 0;
+    if (c.out_row_pad != 0) {
+      const int64_t row_len = c.bhsd_out ? s.head_dim : s.heads * s.head_dim;
+      for (int64_t b = 0; b < s.batch; ++b)
+        for (int64_t i = 0; i < s.seqlen_q; ++i)
+          for (int64_t h = 0; h < (c.bhsd_out ? s.heads : 1); ++h)
+            for (int64_t e = 0; e < c.out_row_pad; ++e)
+              pad_written += std::isfinite(decode(out_raw.data(), c.out_dtype,
+                                                  static_cast<size_t>(out_view.offset(b, i, h) + row_len + e)));
+    }
+    EXPECT_EQ(pad_written, 0u) << "output row padding written";
     // Same quantized inputs: the GPU's error against float64 is the CPU's.
     if (ref_l1 > 0) {
       const double eg = err_gpu / ref_l1, ec = err_cpu / ref_l1;
@@ -418,6 +448,7 @@ Case random_case(std::mt19937_64& rng) {
   const DType outs[] = {DType::f32, DType::f16, DType::bf16};
   c.out_dtype = outs[pick(0, 2)];
   c.bhsd_out = pick(0, 1);
+  if (pick(0, 3) == 0) c.out_row_pad = 2;
   c.lse = pick(0, 3) != 0;
   // D = 64 and 128 intfa have two key blocks (128 default, 64).
   if (c.s.head_dim <= 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
@@ -451,6 +482,9 @@ TEST(CudaAttention, EdgeShapes) {
       {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 64},
       {{1, 3, 3, 1, 1000, 128}, "intfa", DType::i8, false},                     // decode-like
       {{1, 3, 1, 513, 1, 64}, "half-int8", DType::bf16, false},
+      // 16-bit rows 4- but not 8-byte aligned: the 4-byte output stores
+      {{1, 2, 1, 130, 257, 128}, "intfa", DType::i8, false, DType::f16, false, true, 0, Dist::normal, 2},
+      {{1, 2, 2, 70, 90, 64}, "intfa", DType::i8, true, DType::bf16, true, false, 0, Dist::normal, 2},
   };
   for (const Case& c : cases) run_case(c, rng, t);
   print_totals(t);

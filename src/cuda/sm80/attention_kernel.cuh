@@ -371,7 +371,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
   // Pair j = n8 tile j of the output: columns 8j + 2t, +1.
   store_output_rows<T::kDTiles>(
-      p, b, h, row_of, [&](int j) { return 8 * j + 2 * t; },
+      p, b, h, row_of, t, [&](int j) { return 8 * j + 2 * t; },
       [&](int r, int j) {
         return make_float2(acc[j][2 * r] * column_scales[2 * j] * inv_l[r],
                            acc[j][2 * r + 1] * column_scales[2 * j + 1] * inv_l[r]);

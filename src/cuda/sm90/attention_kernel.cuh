@@ -362,7 +362,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // Pair i = (chunk c, n8 tile j) of the output: columns c·kPvN + 8j + 2t, +1.
   constexpr int kTilesPerChunk = T::kPvN / 8;
   store_output_rows<T::kPvChunks * kTilesPerChunk>(
-      p, b, h, row_of,
+      p, b, h, row_of, t,
       [&](int i) { return (i / kTilesPerChunk) * T::kPvN + 8 * (i % kTilesPerChunk) + 2 * t; },
       [&](int r, int i) {
         const int c = i / kTilesPerChunk, j = i % kTilesPerChunk;
