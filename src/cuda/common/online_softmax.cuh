@@ -262,8 +262,11 @@ __device__ __forceinline__ float finish_row(const KernelParams& p, int b, int h,
 // quad writes 32 contiguous bytes per row in one instruction. With a 4-byte
 // store per pair each warp instruction touches 8 rows in 8 cache lines, and
 // the L1 takes a cycle per line: the stores were 2.0 of the wgmma kernel's
-// 2.6 µs epilogue at 4k (INTFA_SM90_TRACE).
-template <int kPairs, class ColumnOf, class ValueOf>
+// 2.6 µs epilogue at 4k (INTFA_SM90_TRACE). kWideStores: the kernels use the
+// wide stores from D = 128 up (H100, docs/PERF.md: wgmma D = 128 +3% at 4k,
+// D = 256 +1 to +3%, mma.sync D = 128 neutral; wgmma D = 64 lost 2–4% at
+// 8k and 16k in three interleaved calls, so D = 64 keeps the 4-byte stores).
+template <int kPairs, bool kWideStores, class ColumnOf, class ValueOf>
 __device__ __forceinline__ void store_output_rows(const KernelParams& p, int b, int h,
                                                   const int (&row)[2], int quad_lane, ColumnOf col,
                                                   ValueOf value) {
@@ -277,10 +280,10 @@ __device__ __forceinline__ void store_output_rows(const KernelParams& p, int b, 
     auto pack = [](float2 v) {
       return kType == OutType::f16 ? pack_half2(v.x, v.y) : pack_bf162(v.x, v.y);
     };
-    const bool wide = kType != OutType::f32 &&
+    const bool wide = kWideStores && kType != OutType::f32 &&
                       ((reinterpret_cast<uintptr_t>(p.out) | (2 * (p.o_batch_stride | p.o_row_stride |
                                                                    p.o_head_stride))) & 7) == 0;
-    if constexpr (kType != OutType::f32) {
+    if constexpr (kWideStores && kType != OutType::f32) {
       if (wide) {  // CTA-uniform
         const bool odd = quad_lane & 1;
 #pragma unroll
