@@ -1,9 +1,10 @@
 // The CUDA attention kernel against the CPU back-end (same quantized inputs,
 // same kv_block) and against float64 attention, on fresh random shapes every
 // run (the seed is printed): odd lengths, Sq != Sk, GQA/MQA, causal, every
-// head dim and recipe, f32/f16/bf16 outputs in bshd and bhsd layouts, LSE.
-// Outputs are poisoned (0xFF bytes = NaN) with guard regions around them:
-// every element must be written and no guard byte touched.
+// head dim and recipe, f32/f16/bf16 outputs in bshd and bhsd layouts (rows
+// dense or padded), LSE. Outputs are poisoned (0xFF bytes = NaN) with guard
+// regions around them: every element must be written, no guard byte and no
+// row padding touched.
 //
 // Tolerance, GPU vs CPU on identical Q̂, K̂, V̂ (derived, not tuned):
 //  * P codes. The GPU forms the exponent as fma(S·k_scale, row_factor, −m)
