@@ -250,11 +250,18 @@ __device__ __forceinline__ float finish_row(const KernelParams& p, int b, int h,
   return l > 0.f ? 1.f / l : 0.f;
 }
 
+// Wide (8-byte) output stores from D = 128 up. Measured on the H100
+// (docs/PERF.md, ninth session): wgmma D = 128 +3% at 4k, D = 256 +1 to +3%,
+// mma.sync D = 128 neutral; wgmma D = 64 lost 2–4% at 8k and 16k in three
+// interleaved calls, so D = 64 keeps the 4-byte stores.
+template <int kHeadDim>
+inline constexpr bool kWideOutputStores = kHeadDim >= 128;
+
 // This thread's output of its two rows: pair i (< kPairs) of row r holds
 // O[b, row[r], h, col(i)] and the next column, value(r, i) as a float2; rows
-// at or past Sq are skipped. Pair i of lane t of a quad (the four lanes that
-// share a row) is column 8i' + 2t of an n8 tile, and pairs i, i + 1 are
-// adjacent tiles. The output type is switched on once, not per store, and
+// at or past Sq are skipped. Lane t of a quad (the four lanes that share a
+// row) holds columns 2t, 2t + 1 of each n8 tile, and the tiles of pairs i
+// and i + 1 are adjacent. The output type is switched on once, not per store, and
 // each row's address is formed once (64-bit strides).
 // 16-bit outputs whose rows are 8-byte aligned go out as one 8-byte store
 // per thread and tile pair: the lanes t and t ^ 1 swap one packed pair, so
@@ -262,10 +269,8 @@ __device__ __forceinline__ float finish_row(const KernelParams& p, int b, int h,
 // quad writes 32 contiguous bytes per row in one instruction. With a 4-byte
 // store per pair each warp instruction touches 8 rows in 8 cache lines, and
 // the L1 takes a cycle per line: the stores were 2.0 of the wgmma kernel's
-// 2.6 µs epilogue at 4k (INTFA_SM90_TRACE). kWideStores: the kernels use the
-// wide stores from D = 128 up (H100, docs/PERF.md: wgmma D = 128 +3% at 4k,
-// D = 256 +1 to +3%, mma.sync D = 128 neutral; wgmma D = 64 lost 2–4% at
-// 8k and 16k in three interleaved calls, so D = 64 keeps the 4-byte stores).
+// 2.6 µs epilogue at 4k (INTFA_SM90_TRACE). kWideStores: both kernels pass
+// kWideOutputStores<D> below.
 template <int kPairs, bool kWideStores, class ColumnOf, class ValueOf>
 __device__ __forceinline__ void store_output_rows(const KernelParams& p, int b, int h,
                                                   const int (&row)[2], int quad_lane, ColumnOf col,
