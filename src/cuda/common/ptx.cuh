@@ -152,15 +152,6 @@ __device__ __forceinline__ float int_to_float_exact22(int32_t x) {
 __device__ __forceinline__ float int_to_float_biased(int32_t biased) {
   return __int_as_float(biased) - kMagicFloat;
 }
-// A scale s ≥ 0 rounded up to 22 significant bits (the two lowest mantissa
-// bits cleared, carrying upwards; relative change < 2^-22; inf and NaN stay).
-// For such a scale kMagicFloat·s is exact (3·M < 2^24 for its odd mantissa
-// M < 2^22), so fmaf(__int_as_float(biased), s, −kMagicFloat·s) equals
-// int_to_float_biased(biased)·s bit for bit: one FFMA instead of FADD + FMUL.
-// Valid while kMagicFloat·s stays finite, i.e. s < 2^104.
-__device__ __forceinline__ float round_up_to_22_bits(float s) {
-  return __uint_as_float((__float_as_uint(s) + 3u) & ~3u);
-}
 
 // rint(q·p) for an integer q < 2^23 and q·p ≥ 0, as an integer: the bits of
 // the subnormal float q·p·2^-149. The multiplier is the subnormal whose bits

@@ -130,6 +130,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
       for (int it = 0; it < T::kVRows / kVStep; ++it)
         cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes, v_blk + it * v_step_bytes, 16);
+      if (tid < kBlockN) cp_async_4(dst + T::kScaleOffset + 4 * tid, ks_base + n0 + tid, 4);
       return;
     }
     // Ragged last block: rows past Sk are zero-filled and read nothing.
@@ -146,22 +147,9 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes,
                   ok ? v_blk + it * v_step_bytes : static_cast<const uint8_t*>(p.v), ok ? 16 : 0);
     }
-  };
-  // Key scales. Thread tid < kBlockN owns key tid of every block: it loads the
-  // scale into a register one block early (fetch) and stores it into the stage
-  // with its conversion constant (store), so that softmax_phase converts and
-  // scales S in one FFMA per element (see the layout in kernel_traits.hpp).
-  auto fetch_key_scale = [&](int blk) {
-    const int key = blk * kBlockN + tid;
-    return tid < kBlockN && blk < n_blocks && key < p.seqlen_k ? __ldg(ks_base + key) : 0.f;
-  };
-  auto store_key_scale = [&](float ks, int s) {
     if (tid < kBlockN) {
-      float* dst = reinterpret_cast<float*>(smem + s * T::kStageBytes + T::kScaleOffset) +
-                   T::key_scale_slot(tid);
-      const float ks22 = round_up_to_22_bits(ks);
-      dst[0] = ks22;
-      dst[2] = -kMagicFloat * ks22;  // exact: ks22 has at most 22 significant bits
+      const bool ok = n0 + tid < p.seqlen_k;
+      cp_async_4(dst + T::kScaleOffset + 4 * tid, ok ? ks_base + n0 + tid : p.k_scale, ok ? 4 : 0);
     }
   };
 
@@ -219,26 +207,13 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     const int key_base = T::s_key(0, 0, t);
     float x[T::kNTiles][4];
     const float* ks_smem =
-        reinterpret_cast<const float*>(smem + (st - smem0) + T::kScaleOffset) + T::key_scale_slot(key_base);
+        reinterpret_cast<const float*>(smem + (st - smem0) + T::kScaleOffset) + key_base;
 #pragma unroll
     for (int j = 0; j < T::kNTiles; ++j) {
-      // Keys k, k+1 (k even): ks22 of both, then −1.5·2^23·ks22 of both. The
-      // accumulation started from the bias 1.5·2^23, so bits·ks22 − 1.5·2^23·ks22
-      // = S·ks22 exactly before the FFMA's one rounding: the FADD + FMUL of
-      // int_to_float_biased(S)·ks22 in one instruction, same result.
-#if defined(INTFA_KS_LD64)
-      const float2 k2 = *reinterpret_cast<const float2*>(ks_smem + T::key_scale_slot(T::s_key(j, 0, 0)));
-      const float2 c2 = *reinterpret_cast<const float2*>(ks_smem + T::key_scale_slot(T::s_key(j, 0, 0)) + 2);
-      const float4 kc = make_float4(k2.x, k2.y, c2.x, c2.y);
-#elif defined(INTFA_KS_CONST_C)
-      const float2 k2 = *reinterpret_cast<const float2*>(ks_smem + T::key_scale_slot(T::s_key(j, 0, 0)));
-      const float4 kc = make_float4(k2.x, k2.y, -kMagicFloat * 1e-3f, -kMagicFloat * 1e-3f);
-#else
-      const float4 kc = *reinterpret_cast<const float4*>(ks_smem + T::key_scale_slot(T::s_key(j, 0, 0)));
-#endif
+      const float2 ks = *reinterpret_cast<const float2*>(ks_smem + T::s_key(j, 0, 0));
 #pragma unroll
       for (int e = 0; e < 4; ++e)
-        x[j][e] = fmaf(__int_as_float(s[j][e]), (e & 1) ? kc.y : kc.x, (e & 1) ? kc.w : kc.z);
+        x[j][e] = int_to_float_biased(s[j][e]) * ((e & 1) ? ks.y : ks.x);
     }
     if constexpr (decltype(mask_tag)::value) {
       const int limit[2] = {visible_of[0] - n0 - key_base, visible_of[1] - n0 - key_base};
@@ -331,14 +306,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       if (i < n_blocks) load_kv(i, i);
       cp_async_commit();
     }
-    {
-      float ks[kAhead];
-#pragma unroll
-      for (int i = 0; i < kAhead; ++i) ks[i] = fetch_key_scale(i);
-#pragma unroll
-      for (int i = 0; i < kAhead; ++i) store_key_scale(ks[i], i);
-    }
-    float ks_ahead = fetch_key_scale(kAhead);  // for the loop's first store
     // Q̂ landed (this thread's part); pipelined: block 0 too.
     if constexpr (T::kPipelined) cp_async_wait<kAhead - 1>(); else cp_async_wait<kAhead>();
     __syncthreads();
@@ -356,11 +323,8 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       // Everyone's part landed, and everyone finished block blk-1 (and the Q̂
       // fragments), so the stage that block blk+kAhead goes to (blk-1's) is free.
       __syncthreads();
-      const int free_stage = stage == 0 ? T::kStages - 1 : stage - 1;
-      if (blk + kAhead < n_blocks) load_kv(blk + kAhead, free_stage);
+      if (blk + kAhead < n_blocks) load_kv(blk + kAhead, stage == 0 ? T::kStages - 1 : stage - 1);
       cp_async_commit();
-      store_key_scale(ks_ahead, free_stage);  // read from iteration blk + kAhead on
-      ks_ahead = fetch_key_scale(blk + kAhead + 1);
       const int n0 = blk * kBlockN;
       const uint32_t st = stage_addr(stage);
       stage = stage == T::kStages - 1 ? 0 : stage + 1;

@@ -99,14 +99,8 @@ struct KernelTraits {
   static constexpr int kVRowBytes = kIntP ? kBlockN : 2 * kHeadDim;
   static constexpr int kVRowChunks = kVRowBytes / 16;
   static constexpr int kVTileBytes = kVRows * kVRowBytes;
-  // Key scales: 2·kBlockN floats, per key pair (k, k+1), k even:
-  // {ks(k), ks(k+1), c(k), c(k+1)} with c = −1.5·2^23·ks, so that a thread
-  // reads the scales and constants of its two adjacent S columns with one
-  // 16-byte load (attention_kernel.cuh, softmax_phase).
-  static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;
-  static constexpr int kStageBytes = kScaleOffset + kBlockN * 8;
-  // Float index of key k's scale in that array (its constant: 2 further).
-  static constexpr INTFA_HD int key_scale_slot(int key) { return 4 * (key >> 1) + (key & 1); }
+  static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;  // kBlockN floats
+  static constexpr int kStageBytes = kScaleOffset + kBlockN * 4;
   // Q̂ tile (kBlockM rows of kHeadDim bytes), loaded once into the last stage
   // before that stage is first used.
   static constexpr int kQTileBytes = kBlockM * kHeadDim;
