@@ -25,7 +25,8 @@ inline constexpr float kNegInf = -__builtin_huge_valf();
 struct TileCoords {
   int b, h, hk, m0;
 };
-__device__ __forceinline__ TileCoords tile_of_cta(const KernelParams& p, int block_m, int64_t linear) {
+__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
+  int64_t linear = blockIdx.x;
   const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
   linear /= p.num_q_blocks;
   TileCoords c;
@@ -34,37 +35,6 @@ __device__ __forceinline__ TileCoords tile_of_cta(const KernelParams& p, int blo
   c.hk = c.h / p.head_ratio;
   c.m0 = qb * block_m;
   return c;
-}
-__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
-  return tile_of_cta(p, block_m, blockIdx.x);
-}
-
-// Prefetches into L2 the Q̂ rows and Q scales of the CTA launched
-// kCtasPerSm · (number of SMs) after this one, i.e. about the CTA that starts
-// when this wave of resident CTAs ends. Q̂ is the one input of a tile that no
-// earlier CTA has read (K̂ and V̂ are shared by the tiles of a head), so
-// without this a tile's first wait is a device-memory round trip. One
-// prefetch per 128-byte line, spread over the threads [0, threads).
-template <int kHeadDim, int kCtasPerSm>
-__device__ __forceinline__ void prefetch_future_q_tile(const KernelParams& p, int block_m, int tid,
-                                                       int threads) {
-  uint32_t sms;
-  asm("mov.u32 %0, %%nsmid;" : "=r"(sms));
-  const int64_t future = blockIdx.x + static_cast<int64_t>(sms) * kCtasPerSm;
-  if (future >= gridDim.x) return;
-  const TileCoords c = tile_of_cta(p, block_m, future);
-  const int rows = min(block_m, p.seqlen_q - c.m0);
-  constexpr int kLinesPerRow = (kHeadDim + 127) / 128;
-  const int8_t* q_rows = p.q + c.b * p.q_batch_stride + c.h * p.q_head_stride + c.m0 * p.q_row_stride;
-  const float* scales = p.q_scale + (static_cast<int64_t>(c.b) * p.heads + c.h) * p.seqlen_q + c.m0;
-  const int scale_lines = (rows + 31) / 32;
-  for (int i = tid; i < rows * kLinesPerRow + scale_lines; i += threads) {
-    const void* line = i < rows * kLinesPerRow
-                           ? static_cast<const void*>(q_rows + (i / kLinesPerRow) * p.q_row_stride +
-                                                      128 * (i % kLinesPerRow))
-                           : static_cast<const void*>(scales + 32 * (i - rows * kLinesPerRow));
-    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(line));
-  }
 }
 
 // Keys visible to query row `row` (exclusive bound), bottom-right aligned.

@@ -154,7 +154,6 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   };
 
   prefetch_column_scales<kHeadDim>(p, b, hk, lane);
-  prefetch_future_q_tile<kHeadDim, T::kMinBlocksPerSm>(p, kBlockM, tid, kThreads);
   // ---- per-row state ---------------------------------------------------------------
   float row_factor[2], m_run[2], l_run[2];
 #pragma unroll

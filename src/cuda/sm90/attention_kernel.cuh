@@ -98,11 +98,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   if (wg == 0) {
     // ======================= producer =======================
     setmaxnreg_dec<T::kProducerRegs>();
-    if (warp != 0) {  // the producer warpgroup's idle warps
-      prefetch_future_q_tile<T::kHeadDim, 1>(p, kBlockM, tid - 32, 96);
-      return;
-    }
-    if (n_blocks == 0) return;
+    if (warp != 0 || n_blocks == 0) return;
     if (lane == 0) {
       prefetch_tensor_map(&prm.tma_q);
       prefetch_tensor_map(&prm.tma_k);
