@@ -118,16 +118,18 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
                                 : v_base + v_r0 * v_row_bytes + (tid % T::kVRowChunks) * 16;
   const int64_t k_step_bytes = kKStep * p.k_row_stride;
   const int64_t v_step_bytes = kVStep * v_row_bytes;
-  // K̂ tile and key scales of block blk into stage s; V tile separately (the
-  // rotated loop copies it one block later than K̂, see below).
-  auto load_k = [&](int blk, int s) {
+  auto load_kv = [&](int blk, int s) {
     const int n0 = blk * kBlockN;
     const uint32_t dst = stage_addr(s);
     const int8_t* k_blk = k_src0 + static_cast<int64_t>(n0) * p.k_row_stride;
+    const uint8_t* v_blk = kIntP ? v_src0 + n0 : v_src0 + static_cast<int64_t>(n0) * v_row_bytes;
     if (n0 + kBlockN <= p.seqlen_k) {  // CTA-uniform: every key of the block exists
 #pragma unroll
       for (int it = 0; it < kBlockN / kKStep; ++it)
         cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, k_blk + it * k_step_bytes, 16);
+#pragma unroll
+      for (int it = 0; it < T::kVRows / kVStep; ++it)
+        cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes, v_blk + it * v_step_bytes, 16);
       if (tid < kBlockN) cp_async_4(dst + T::kScaleOffset + 4 * tid, ks_base + n0 + tid, 4);
       return;
     }
@@ -138,33 +140,17 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, ok ? k_blk + it * k_step_bytes : p.k,
                   ok ? 16 : 0);
     }
+#pragma unroll
+    for (int it = 0; it < T::kVRows / kVStep; ++it) {
+      // V̂ᵀ: channel rows, always inside the zero padding to kVTokenAlign.
+      const bool ok = kIntP || n0 + v_r0 + it * kVStep < p.seqlen_k;
+      cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes,
+                  ok ? v_blk + it * v_step_bytes : static_cast<const uint8_t*>(p.v), ok ? 16 : 0);
+    }
     if (tid < kBlockN) {
       const bool ok = n0 + tid < p.seqlen_k;
       cp_async_4(dst + T::kScaleOffset + 4 * tid, ok ? ks_base + n0 + tid : p.k_scale, ok ? 4 : 0);
     }
-  };
-  auto load_v = [&](int blk, int s) {
-    const int n0 = blk * kBlockN;
-    const uint32_t dst = stage_addr(s);
-    const uint8_t* v_blk = kIntP ? v_src0 + n0 : v_src0 + static_cast<int64_t>(n0) * v_row_bytes;
-    // V̂ᵀ (channel rows) is always inside the zero padding to kVTokenAlign;
-    // V rows (16-bit P) past Sk are zero-filled and read nothing.
-    if (!kIntP && n0 + kBlockN > p.seqlen_k) {
-#pragma unroll
-      for (int it = 0; it < T::kVRows / kVStep; ++it) {
-        const bool ok = n0 + v_r0 + it * kVStep < p.seqlen_k;
-        cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes,
-                    ok ? v_blk + it * v_step_bytes : static_cast<const uint8_t*>(p.v), ok ? 16 : 0);
-      }
-      return;
-    }
-#pragma unroll
-    for (int it = 0; it < T::kVRows / kVStep; ++it)
-      cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes, v_blk + it * v_step_bytes, 16);
-  };
-  auto load_kv = [&](int blk, int s) {
-    load_k(blk, s);
-    load_v(blk, s);
   };
 
   prefetch_column_scales<kHeadDim>(p, b, hk, lane);
@@ -312,65 +298,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 
   // Blocks in flight ahead of the one computed (one cp.async group each).
   constexpr int kAhead = T::kStages - 1;
-  if constexpr (T::kRotated) {
-    // Rotated loop (experiment, INTFA_SM80_ROTATE): iteration blk runs P̂·V̂ of
-    // block blk−1, then Q̂·K̂ᵀ and the softmax of block blk, with no barrier or
-    // branch between the two products. P̂ and the weights of blk−1 carry over
-    // the loop edge. cp.async group j copies K̂(j) and V(j−1), each into stage
-    // x % kStages of its block x, issued at iteration j − kAhead.
-    auto stage_of = [](int blk) { return blk % T::kStages; };
-    auto load_group = [&](int j) {
-      if (j < n_blocks) load_k(j, stage_of(j));
-      if (j >= 1 && j - 1 < n_blocks) load_v(j - 1, stage_of(j - 1));
-      cp_async_commit();
-    };
-    if (n_blocks > 0) {
-      load_q();  // into the last stage, which group kAhead's K̂ overwrites
-      load_group(0);
-      for (int j = 1; j < kAhead; ++j) load_group(j);
-      cp_async_wait<kAhead - 1>();  // group 0: Q̂ and K̂(0)
-      __syncthreads();
-      uint32_t qf[T::kDChunks][4];
-#pragma unroll
-      for (int c = 0; c < T::kDChunks; ++c)
-        ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
-      __syncthreads();  // every warp holds its Q̂ fragments: the Q̂ stage is free
-      load_group(kAhead);
-      uint32_t pa[kPRegs][4];  // P̂ of the last block this warp computed
-      float weight[2];
-      bool pv_pending = false;  // warp-uniform: that block's P̂·V̂ is still due
-      auto step = [&](int blk, auto mask_tag, bool pv_prev, bool visible_blk) {
-        if (pv_prev) pv_phase(stage_addr(stage_of(blk - 1)), pa, weight);
-        if (visible_blk) {
-          const uint32_t st = stage_addr(stage_of(blk));
-          int32_t s[T::kNTiles][4];
-          qk(st, s, qf);
-          softmax_phase(mask_tag, st, blk * kBlockN, s, pa, weight);
-        }
-      };
-      if (warp_n_end > 0) {
-        if (kBlockN > warp_n_full) step(0, std::true_type{}, false, true);
-        else step(0, std::false_type{}, false, true);
-        pv_pending = true;
-      }
-      for (int blk = 1; blk < n_blocks; ++blk) {
-        cp_async_wait<kAhead - 1>();
-        __syncthreads();
-        load_group(blk + kAhead);
-        const int n0 = blk * kBlockN;
-        if (n0 < warp_n_end) {  // warp-uniform; the warp then saw block blk−1 too
-          if (n0 + kBlockN > warp_n_full) step(blk, std::true_type{}, true, true);
-          else step(blk, std::false_type{}, true, true);
-        } else if (pv_pending) {  // the first block this warp does not see
-          step(blk, std::false_type{}, true, false);
-          pv_pending = false;
-        }
-      }
-      cp_async_wait<0>();  // the last group: V of the last block
-      __syncthreads();
-      if (pv_pending) pv_phase(stage_addr(stage_of(n_blocks - 1)), pa, weight);
-    }
-  } else if (n_blocks > 0) {
+  if (n_blocks > 0) {
     load_q();
     cp_async_commit();
 #pragma unroll

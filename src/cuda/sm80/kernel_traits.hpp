@@ -58,11 +58,6 @@ struct KernelTraits {
   // Pipelined: Q̂·K̂ᵀ of block b+1 is issued before the softmax of block b
   // (one more S in registers; block b+1 must have landed a block earlier).
   static constexpr bool kPipelined = kSchedule == LoopSchedule::pipelined;
-#if defined(INTFA_SM80_ROTATE)
-  static constexpr bool kRotated = !kPipelined;  // experiment (docs/PERF.md)
-#else
-  static constexpr bool kRotated = false;
-#endif
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kBlockM = 16 * kWarps;  // each warp owns 16 query rows
   // CTAs per SM of the 4-warp plain kernels, and K/V tiles in flight
