@@ -68,8 +68,9 @@ struct Case {
   int32_t kv_block = 0;  // 0: the CUDA default
   Dist dist = Dist::normal;
   // Elements of padding after each output row (of the bshd or bhsd layout):
-  // 2 makes 16-bit rows 4- but not 8-byte aligned, which the kernels' wide
-  // (8-byte) output stores must detect and fall back from.
+  // 2 makes 16-bit rows 4- but not 8-byte aligned, 4 makes them 8- but not
+  // 16-byte aligned, which the kernels' wide (16- and 8-byte) output stores
+  // must detect and fall back from.
   int64_t out_row_pad = 0;
   std::string str() const {
     return s.str() + " " + recipe + (v_dtype == DType::bf16 ? "(bf16 V)" : "") +
@@ -449,7 +450,7 @@ Case random_case(std::mt19937_64& rng) {
   const DType outs[] = {DType::f32, DType::f16, DType::bf16};
   c.out_dtype = outs[pick(0, 2)];
   c.bhsd_out = pick(0, 1);
-  if (pick(0, 3) == 0) c.out_row_pad = 2;
+  if (pick(0, 3) == 0) c.out_row_pad = pick(0, 1) ? 4 : 2;
   c.lse = pick(0, 3) != 0;
   // D = 64 and 128 intfa have two key blocks (128 default, 64).
   if (c.s.head_dim <= 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
@@ -483,9 +484,12 @@ TEST(CudaAttention, EdgeShapes) {
       {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 64},
       {{1, 3, 3, 1, 1000, 128}, "intfa", DType::i8, false},                     // decode-like
       {{1, 3, 1, 513, 1, 64}, "half-int8", DType::bf16, false},
-      // 16-bit rows 4- but not 8-byte aligned: the 4-byte output stores
+      // 16-bit rows 4- but not 8-byte aligned (pad 2): the 4-byte output
+      // stores; 8- but not 16-byte aligned (pad 4): the 8-byte ones.
       {{1, 2, 1, 130, 257, 128}, "intfa", DType::i8, false, DType::f16, false, true, 0, Dist::normal, 2},
       {{1, 2, 2, 70, 90, 64}, "intfa", DType::i8, true, DType::bf16, true, false, 0, Dist::normal, 2},
+      {{1, 2, 1, 131, 200, 128}, "intfa", DType::i8, true, DType::bf16, false, true, 0, Dist::normal, 4},
+      {{1, 2, 2, 66, 129, 256}, "paper", DType::i8, false, DType::f16, true, true, 0, Dist::normal, 4},
   };
   for (const Case& c : cases) run_case(c, rng, t);
   print_totals(t);

@@ -250,32 +250,41 @@ __device__ __forceinline__ float finish_row(const KernelParams& p, int b, int h,
   return l > 0.f ? 1.f / l : 0.f;
 }
 
-// Wide (8-byte) output stores from D = 128 up. Measured on the H100
-// (docs/PERF.md, ninth session): wgmma D = 128 +3% at 4k, D = 256 +1 to +3%,
-// mma.sync D = 128 neutral; wgmma D = 64 lost 2–4% at 8k and 16k in three
-// interleaved calls, so D = 64 keeps the 4-byte stores.
+// The widest store each kernel uses for 16-bit output rows (4, 8 or 16
+// bytes), measured on the H100 (docs/PERF.md, ninth and tenth sessions):
+//  * 8 bytes on the wgmma kernel from D = 128 up: +3% at 4k (D = 128), +1 to
+//    +3% (D = 256); 16 bytes there: −0.5 to −1.5% at D = 128, neutral at
+//    D = 256. D = 64 keeps 4 bytes (8 bytes lost 2–4% at 8k and 16k).
+//  * 16 bytes on the mma.sync kernel from D = 128 up: +1 to +2% at D = 128,
+//    where 8 bytes had been neutral.
 template <int kHeadDim>
-inline constexpr bool kWideOutputStores = kHeadDim >= 128;
+inline constexpr int kSm90OutputStoreBytes = kHeadDim >= 128 ? 8 : 4;
+template <int kHeadDim>
+inline constexpr int kSm80OutputStoreBytes = kHeadDim >= 128 ? 16 : 4;
 
 // This thread's output of its two rows: pair i (< kPairs) of row r holds
 // O[b, row[r], h, col(i)] and the next column, value(r, i) as a float2; rows
 // at or past Sq are skipped. Lane t of a quad (the four lanes that share a
-// row) holds columns 2t, 2t + 1 of each n8 tile, and the tiles of pairs i
-// and i + 1 are adjacent. The output type is switched on once, not per store, and
-// each row's address is formed once (64-bit strides).
-// 16-bit outputs whose rows are 8-byte aligned go out as one 8-byte store
-// per thread and tile pair: the lanes t and t ^ 1 swap one packed pair, so
-// even lanes hold 4 columns of tile i and odd lanes 4 of tile i + 1, and the
-// quad writes 32 contiguous bytes per row in one instruction. With a 4-byte
-// store per pair each warp instruction touches 8 rows in 8 cache lines, and
-// the L1 takes a cycle per line: the stores were 2.0 of the wgmma kernel's
-// 2.6 µs epilogue at 4k (INTFA_SM90_TRACE). kWideStores: both kernels pass
-// kWideOutputStores<D> below.
-template <int kPairs, bool kWideStores, class ColumnOf, class ValueOf>
+// row) holds columns 2t, 2t + 1 of each n8 tile, and the tiles of pairs i to
+// i + 3 (i a multiple of 4) are adjacent. The output type is switched on
+// once, not per store, and each row's address is formed once (64-bit strides).
+// With one 4-byte store per pair, each warp instruction touches 8 rows in 8
+// cache lines and the L1 takes a cycle per line: the stores were 2.0 of the
+// wgmma kernel's 2.6 µs epilogue at 4k (INTFA_SM90_TRACE). So 16-bit outputs
+// go out wider, up to kMaxStoreBytes, when the rows are aligned for it (else
+// the next narrower width; checked once, CTA-uniform):
+//  * 8 bytes: lanes t and t ^ 1 swap one packed pair, so even lanes hold 4
+//    columns of tile i and odd lanes 4 of tile i + 1, and the quad writes 32
+//    contiguous bytes per row and instruction;
+//  * 16 bytes: a 4 x 4 transpose of packed pairs in the quad (two rounds of
+//    swaps, with t ^ 1 and t ^ 2), so lane t holds all 8 columns of tile
+//    i + t and the quad writes 64 contiguous bytes per row and instruction.
+template <int kPairs, int kMaxStoreBytes, class ColumnOf, class ValueOf>
 __device__ __forceinline__ void store_output_rows(const KernelParams& p, int b, int h,
                                                   const int (&row)[2], int quad_lane, ColumnOf col,
                                                   ValueOf value) {
-  static_assert(kPairs % 2 == 0, "tile pairs");
+  static_assert(kPairs % 4 == 0, "groups of four tiles");
+  static_assert(kMaxStoreBytes == 4 || kMaxStoreBytes == 8 || kMaxStoreBytes == 16, "store width");
   auto row_ptr = [&](auto* base, int r) {
     return base + b * p.o_batch_stride + row[r] * p.o_row_stride + h * p.o_head_stride;
   };
@@ -285,11 +294,44 @@ __device__ __forceinline__ void store_output_rows(const KernelParams& p, int b, 
     auto pack = [](float2 v) {
       return kType == OutType::f16 ? pack_half2(v.x, v.y) : pack_bf162(v.x, v.y);
     };
-    const bool wide = kWideStores && kType != OutType::f32 &&
-                      ((reinterpret_cast<uintptr_t>(p.out) | (2 * (p.o_batch_stride | p.o_row_stride |
-                                                                   p.o_head_stride))) & 7) == 0;
-    if constexpr (kWideStores && kType != OutType::f32) {
-      if (wide) {  // CTA-uniform
+    const uintptr_t row_align =
+        reinterpret_cast<uintptr_t>(p.out) | (2 * (p.o_batch_stride | p.o_row_stride | p.o_head_stride));
+    if constexpr (kMaxStoreBytes >= 16 && kType != OutType::f32) {
+      if ((row_align & 15) == 0) {
+        const int t0 = quad_lane & 1, t1 = (quad_lane >> 1) & 1;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          Elem* out = row_ptr(static_cast<Elem*>(p.out), r) + 6 * quad_lane;  // tile i + t
+          const bool valid = row[r] < p.seqlen_q;
+#pragma unroll
+          for (int i = 0; i < kPairs; i += 4) {
+            uint32_t w[4];  // this lane's pair of tiles i .. i + 3
+#pragma unroll
+            for (int k = 0; k < 4; ++k) w[k] = pack(value(r, i + k));
+            uint32_t x[2][2];  // x[a][s]: tile i + 2a + t0, lane (t & 2) | s's pair
+#pragma unroll
+            for (int a = 0; a < 2; ++a) {
+              const uint32_t mine = t0 ? w[2 * a + 1] : w[2 * a];
+              const uint32_t got = __shfl_xor_sync(0xffffffffu, t0 ? w[2 * a] : w[2 * a + 1], 1);
+              x[a][0] = t0 ? got : mine;
+              x[a][1] = t0 ? mine : got;
+            }
+            uint32_t v[4];  // v[j]: tile i + t, lane j's pair
+#pragma unroll
+            for (int s = 0; s < 2; ++s) {
+              const uint32_t keep = t1 ? x[1][s] : x[0][s];
+              const uint32_t got = __shfl_xor_sync(0xffffffffu, t1 ? x[0][s] : x[1][s], 2);
+              v[s] = t1 ? got : keep;
+              v[2 + s] = t1 ? keep : got;
+            }
+            if (valid) *reinterpret_cast<uint4*>(out + col(i)) = make_uint4(v[0], v[1], v[2], v[3]);
+          }
+        }
+        return;
+      }
+    }
+    if constexpr (kMaxStoreBytes >= 8 && kType != OutType::f32) {
+      if ((row_align & 7) == 0) {
         const bool odd = quad_lane & 1;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
