@@ -250,18 +250,6 @@ __device__ __forceinline__ float finish_row(const KernelParams& p, int b, int h,
   return l > 0.f ? 1.f / l : 0.f;
 }
 
-// The widest store each kernel uses for 16-bit output rows (4, 8 or 16
-// bytes), measured on the H100 (docs/PERF.md, ninth and tenth sessions):
-//  * 8 bytes on the wgmma kernel from D = 128 up: +3% at 4k (D = 128), +1 to
-//    +3% (D = 256); 16 bytes there: −0.5 to −1.5% at D = 128, neutral at
-//    D = 256. D = 64 keeps 4 bytes (8 bytes lost 2–4% at 8k and 16k).
-//  * 16 bytes on the mma.sync kernel from D = 128 up: +1 to +2% at D = 128,
-//    where 8 bytes had been neutral.
-template <int kHeadDim>
-inline constexpr int kSm90OutputStoreBytes = kHeadDim >= 128 ? 8 : 4;
-template <int kHeadDim>
-inline constexpr int kSm80OutputStoreBytes = kHeadDim >= 128 ? 16 : 4;
-
 // This thread's output of its two rows: pair i (< kPairs) of row r holds
 // O[b, row[r], h, col(i)] and the next column, value(r, i) as a float2; rows
 // at or past Sq are skipped. Lane t of a quad (the four lanes that share a
@@ -271,8 +259,9 @@ inline constexpr int kSm80OutputStoreBytes = kHeadDim >= 128 ? 16 : 4;
 // With one 4-byte store per pair, each warp instruction touches 8 rows in 8
 // cache lines and the L1 takes a cycle per line: the stores were 2.0 of the
 // wgmma kernel's 2.6 µs epilogue at 4k (INTFA_SM90_TRACE). So 16-bit outputs
-// go out wider, up to kMaxStoreBytes, when the rows are aligned for it (else
-// the next narrower width; checked once, CTA-uniform):
+// go out wider, up to kMaxStoreBytes (each kernel's traits choose it by
+// measurement: kOutputStoreBytes), when the rows are aligned for it (else the
+// next narrower width; checked once, CTA-uniform):
 //  * 8 bytes: lanes t and t ^ 1 swap one packed pair, so even lanes hold 4
 //    columns of tile i and odd lanes 4 of tile i + 1, and the quad writes 32
 //    contiguous bytes per row and instruction;

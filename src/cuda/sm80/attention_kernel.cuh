@@ -370,7 +370,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
   for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
   // Pair j = n8 tile j of the output: columns 8j + 2t, +1.
-  store_output_rows<T::kDTiles, kSm80OutputStoreBytes<kHeadDim>>(
+  store_output_rows<T::kDTiles, T::kOutputStoreBytes>(
       p, b, h, row_of, t, [&](int j) { return 8 * j + 2 * t; },
       [&](int r, int j) {
         return make_float2(acc[j][2 * r] * column_scales[2 * j] * inv_l[r],

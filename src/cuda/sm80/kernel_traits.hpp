@@ -81,6 +81,11 @@ struct KernelTraits {
   // 128 registers for D = 64 with 64-key blocks, up to 255 otherwise.
   static constexpr int kMinBlocksPerSm =
       (kHeadDim <= 64 && kBlockN <= 64 && !kPipelined ? 2 : 1) * (kWarps == 4 ? kFourWarpCtas : 1);
+  // Widest store of 16-bit output rows (common/online_softmax.cuh,
+  // store_output_rows), measured on the H100 (docs/PERF.md): 16 bytes from
+  // D = 128 up +1 to +2% at D = 128 (8 bytes had been neutral); D = 64 keeps
+  // 4 bytes, as on the wgmma kernel.
+  static constexpr int kOutputStoreBytes = kHeadDim >= 128 ? 16 : 4;
 
   static constexpr int kDChunks = kHeadDim / 32;  // k32 steps of Q·Kᵀ
   static constexpr int kNTiles = kBlockN / 8;     // n8 tiles of S

@@ -361,7 +361,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
 #endif
   // Pair i = (chunk c, n8 tile j) of the output: columns c·kPvN + 8j + 2t, +1.
   constexpr int kTilesPerChunk = T::kPvN / 8;
-  store_output_rows<T::kPvChunks * kTilesPerChunk, kSm90OutputStoreBytes<T::kHeadDim>>(
+  store_output_rows<T::kPvChunks * kTilesPerChunk, T::kOutputStoreBytes>(
       p, b, h, row_of, t,
       [&](int i) { return (i / kTilesPerChunk) * T::kPvN + 8 * (i % kTilesPerChunk) + 2 * t; },
       [&](int r, int i) {

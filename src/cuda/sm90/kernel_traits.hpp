@@ -94,6 +94,12 @@ struct Traits {
   static constexpr int kPvChunks = kHeadDim / kPvN;
   static constexpr int kPvWindow = kPvWindowLimit < kPvChunks ? kPvWindowLimit : kPvChunks;
   static_assert(kPvWindow >= 1 && kPvWindow <= 3, "1 to 3 chunks in flight (wgmma_wait_pending)");
+  // Widest store of 16-bit output rows (common/online_softmax.cuh,
+  // store_output_rows), measured on the H100 (docs/PERF.md): 8 bytes from
+  // D = 128 up, +3% at 4k (D = 128) and +1 to +3% (D = 256); 16 bytes there
+  // −0.5 to −1.5% at D = 128 and neutral at D = 256; 8 bytes at D = 64 lost
+  // 2–4% at 8k and 16k, so it keeps 4.
+  static constexpr int kOutputStoreBytes = kHeadDim >= 128 ? 8 : 4;
 
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
   static constexpr int kSRegs = kBlockN / 2;       // int32 score registers per thread
