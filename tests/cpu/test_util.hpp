@@ -17,6 +17,29 @@
 
 namespace intfa::test {
 
+// Sets an environment variable for a scope (restores the old value, or unsets).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      ::setenv(name_, old_.c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+
 // One seed per test binary run: fresh unless INTFA_TEST_SEED is set.
 inline uint64_t run_seed() {
   static const uint64_t seed = [] {

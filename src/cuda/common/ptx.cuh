@@ -45,6 +45,11 @@ __device__ __forceinline__ void cp_async_4(uint32_t dst, const void* src, int sr
                "r"(src_bytes)
                : "memory");
 }
+// 4 bytes of read-only global memory through the non-coherent path (the
+// input must not change during the kernel); `src` 4-byte aligned.
+__device__ __forceinline__ uint32_t ldg_u32(const void* src) {
+  return static_cast<uint32_t>(__ldg(static_cast<const int*>(src)));
+}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
@@ -194,6 +199,18 @@ __device__ __forceinline__ uint32_t pack_bf162(float lo, float hi) {
   uint32_t r;
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
+}
+
+// ---- diagnostics (trace builds: INTFA_SM80_TRACE, INTFA_SM90_TRACE) ---------------
+__device__ __forceinline__ uint64_t globaltimer_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(t));
+  return t;
+}
+__device__ __forceinline__ uint32_t smid() {
+  uint32_t id;
+  asm volatile("mov.u32 %0, %%smid;\n" : "=r"(id));
+  return id;
 }
 
 }  // namespace intfa::cuda

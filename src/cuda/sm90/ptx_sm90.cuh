@@ -52,18 +52,6 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
       : "memory");
 }
 
-// ---- diagnostics -----------------------------------------------------------------
-__device__ __forceinline__ uint64_t globaltimer_ns() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(t));
-  return t;
-}
-__device__ __forceinline__ uint32_t smid() {
-  uint32_t id;
-  asm volatile("mov.u32 %0, %%smid;\n" : "=r"(id));
-  return id;
-}
-
 // ---- TMA ----------------------------------------------------------------------------
 // Copies the 4-d box at coordinates (c0 innermost .. c3) of the tensor map at
 // `map` (a __grid_constant__ kernel parameter) to shared memory at `dst`;
