@@ -23,7 +23,10 @@ def main():
             continue
         f = line.split()
         # TRACE sm S cta C consumer W blocks N t0 t1 t2 t3 t4 [t5]
-        rows.append((int(f[2]), int(f[4]), int(f[6]), int(f[8]), [int(x) for x in f[9:15]]))
+        try:
+            rows.append((int(f[2]), int(f[4]), int(f[6]), int(f[8]), [int(x) for x in f[9:15]]))
+        except (ValueError, IndexError):  # a line cut by the bench's progress output on stderr
+            continue
     rows.sort(key=lambda r: r[4][0])
     launches, current, last = [], [], None
     for r in rows:  # launches are separated by more than 1 ms without a CTA entry

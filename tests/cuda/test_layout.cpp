@@ -135,16 +135,20 @@ void check_traits() {
   ASSERT_EQ(*keys.rbegin(), N - 1);
 
   // Tile stores (cp.async destinations) are a bijection onto each tile.
-  std::set<int> k_dst, v_dst;
+  std::set<int> k_dst, v_dst, q_dst;
   for (int r = 0; r < N; ++r)
     for (int c = 0; c < T::kKRowChunks; ++c) k_dst.insert(T::k_offset(r, c));
   for (int r = 0; r < T::kVRows; ++r)
     for (int c = 0; c < T::kVRowChunks; ++c) v_dst.insert(T::v_offset(r, c));
+  for (int r = 0; r < M; ++r)
+    for (int c = 0; c < T::kKRowChunks; ++c) q_dst.insert(T::q_offset(r, c));
   ASSERT_EQ(static_cast<int>(k_dst.size()), N * T::kKRowChunks);
   ASSERT_EQ(*k_dst.rbegin(), T::kKTileBytes - 16);
   ASSERT_EQ(static_cast<int>(v_dst.size()), T::kVRows * T::kVRowChunks);
   ASSERT_EQ(*v_dst.begin(), T::kKTileBytes);
   ASSERT_EQ(*v_dst.rbegin(), T::kScaleOffset - 16);
+  ASSERT_EQ(static_cast<int>(q_dst.size()), M * T::kKRowChunks);
+  ASSERT_LE(*q_dst.rbegin() + 16, T::kStageBytes);
 
   // Data: Q̂ [M, D], K̂ [N, D] int8; V [N, D] (int8 or small integers in fp16).
   std::uniform_int_distribution<int> i8(-127, 127), u8(0, 255), small(-8, 8);
@@ -155,7 +159,10 @@ void check_traits() {
   for (auto& x : V) x = T::kIntP ? i8(rng) : small(rng);
   for (auto& x : P) x = T::kMode == PMode::uint8_block ? u8(rng) : T::kIntP ? u8(rng) / 2 : small(rng);
 
-  std::vector<uint8_t> st(static_cast<size_t>(T::kStageBytes), 0);
+  std::vector<uint8_t> qs(static_cast<size_t>(T::kStageBytes), 0), st(static_cast<size_t>(T::kStageBytes), 0);
+  for (int r = 0; r < M; ++r)
+    for (int c = 0; c < T::kKRowChunks; ++c)
+      std::memcpy(&qs[static_cast<size_t>(T::q_offset(r, c))], &Q[static_cast<size_t>(r * D + 16 * c)], 16);
   for (int r = 0; r < N; ++r)
     for (int c = 0; c < T::kKRowChunks; ++c)
       std::memcpy(&st[static_cast<size_t>(T::k_offset(r, c))], &K[static_cast<size_t>(r * D + 16 * c)], 16);
@@ -178,17 +185,14 @@ void check_traits() {
 
   int bank_conflicts = 0;
   for (int warp = 0; warp < T::kWarps; ++warp) {
-    // Q̂ fragments, as the kernel loads them from global memory.
+    // Q̂ fragments.
     std::vector<std::array<Regs, 32>> qf(T::kDChunks);
-    for (int c = 0; c < T::kDChunks; ++c)
-      for (int l = 0; l < 32; ++l)
-        for (int reg = 0; reg < 4; ++reg) {
-          const int row = 16 * warp + T::q_frag_row(l, reg), byte = T::q_frag_byte(l, c, reg);
-          ASSERT_EQ(byte % 4, 0);
-          uint32_t w = 0;
-          std::memcpy(&w, &Q[static_cast<size_t>(row * D + byte)], 4);
-          qf[static_cast<size_t>(c)][static_cast<size_t>(l)][static_cast<size_t>(reg)] = w;
-        }
+    for (int c = 0; c < T::kDChunks; ++c) {
+      int addr[32];
+      for (int l = 0; l < 32; ++l) addr[l] = T::q_ldsm(l, warp, c);
+      bank_conflicts += conflicts(addr);
+      qf[static_cast<size_t>(c)] = ldmatrix_x4(qs, addr);
+    }
     // S = Q̂·K̂ᵀ.
     std::vector<std::array<std::array<int32_t, 4>, 32>> s(T::kNTiles);
     for (auto& tile : s)

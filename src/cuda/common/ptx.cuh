@@ -45,11 +45,6 @@ __device__ __forceinline__ void cp_async_4(uint32_t dst, const void* src, int sr
                "r"(src_bytes)
                : "memory");
 }
-// 4 bytes of read-only global memory through the non-coherent path (the
-// input must not change during the kernel); `src` 4-byte aligned.
-__device__ __forceinline__ uint32_t ldg_u32(const void* src) {
-  return static_cast<uint32_t>(__ldg(static_cast<const int*>(src)));
-}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }

@@ -27,7 +27,6 @@ struct KernelParams {
   int32_t batch = 0, heads = 0, kv_heads = 0, head_ratio = 1;
   int32_t seqlen_q = 0, seqlen_k = 0;
   int32_t num_q_blocks = 0;
-  int32_t num_tiles = 0;  // num_q_blocks · heads · batch (the mma.sync kernel walks them)
   float score_scale_log2 = 0.f;  // softmax_scale · log2(e)
   float softmax_scale = 0.f;
   bool causal = false;

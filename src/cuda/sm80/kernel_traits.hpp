@@ -106,12 +106,14 @@ struct KernelTraits {
   static constexpr int kVTileBytes = kVRows * kVRowBytes;
   static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;  // kBlockN floats
   static constexpr int kStageBytes = kScaleOffset + kBlockN * 4;
-  // Q̂ goes from global memory straight into registers (q_frag_row/byte), so
-  // shared memory holds the stages only.
+  // Q̂ tile (kBlockM rows of kHeadDim bytes), loaded once into the last stage
+  // before that stage is first used.
+  static constexpr int kQTileBytes = kBlockM * kHeadDim;
   static constexpr int kSmemBytes = kStages * kStageBytes;
 
   static_assert(kHeadDim % 32 == 0 && kHeadDim >= 64, "head dim: multiple of 32, at least 64");
   static_assert(kBlockN % 32 == 0, "key block: multiple of 32");
+  static_assert(kQTileBytes <= kStageBytes, "Q̂ tile must fit in one stage");
   static_assert(kKRowChunks >= 4 && kVRowChunks >= 4, "rows of at least 64 bytes");
   static_assert(kStageBytes % 128 == 0, "stages stay 128-byte aligned");
   // |Q̂·K̂| <= 127²·D and |P̂·V̂| <= 255·127·kBlockN must stay below 2^22 for
@@ -137,6 +139,9 @@ struct KernelTraits {
     const int s = kIntP ? swizzle_permuted<kKRowChunks>(row) : swizzle_consecutive<kKRowChunks>(row);
     return row * kHeadDim + ((chunk ^ s) << 4);
   }
+  static constexpr INTFA_HD int q_offset(int row, int chunk) {
+    return row * kHeadDim + ((chunk ^ swizzle_consecutive<kKRowChunks>(row)) << 4);
+  }
   static constexpr INTFA_HD int v_offset(int row, int chunk) {
     return kKTileBytes + row * kVRowBytes + ((chunk ^ swizzle_consecutive<kVRowChunks>(row)) << 4);
   }
@@ -156,16 +161,12 @@ struct KernelTraits {
     return key_of_column(8 * j + 2 * t + (e & 1));
   }
 
-  // ---- Q̂ A fragments, loaded from global memory -------------------------------
-  // Register reg (0..3) of the A fragment of k32 step c holds the 4 bytes of
-  // Q̂ at row q_frag_row(lane, reg) of the warp's 16 and byte q_frag_byte(lane,
-  // c, reg) of that row (m16n8k32 A layout: rows g, g + 8, bytes 4t, 16 + 4t).
-  static constexpr INTFA_HD int q_frag_row(int lane, int reg) { return (lane >> 2) + 8 * (reg & 1); }
-  static constexpr INTFA_HD int q_frag_byte(int lane, int c, int reg) {
-    return 32 * c + 16 * (reg >> 1) + 4 * (lane & 3);
+  // ---- ldmatrix lane addresses (byte offsets inside a stage / the Q̂ tile) ----
+  // Q̂ A fragment of k32 step c for the warp's 16 rows.
+  static constexpr INTFA_HD int q_ldsm(int lane, int warp, int c) {
+    const int i = lane >> 3, r = lane & 7;
+    return q_offset(16 * warp + r + 8 * (i & 1), 2 * c + (i >> 1));
   }
-
-  // ---- ldmatrix lane addresses (byte offsets inside a stage) ----------------
   // K̂ B fragments of n8 tiles 2jp, 2jp+1, k32 step c: registers {0,1} and {2,3}.
   static constexpr INTFA_HD int k_ldsm(int lane, int jp, int c) {
     const int i = lane >> 3, r = lane & 7;
