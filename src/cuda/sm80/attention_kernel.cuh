@@ -57,6 +57,8 @@ namespace intfa::cuda {
 // entry, Q̂ landed, first key block landed, loop done, end, and rows finished
 // (just before the output stores), which the launcher prints after the
 // kernel. Stored, not printed from the kernel, so the CTAs keep their timing.
+// Only the first kSm80TraceWarps warps of a launch are recorded (at D = 128,
+// S = 16k: the first half of the CTAs).
 struct Sm80TraceRecord {
   unsigned long long t[6];
   uint32_t sm, blocks;
