@@ -85,6 +85,14 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
                     (T::kVRows * T::kVRowChunks) % kThreads == 0 && kBlockN <= kThreads,
                 "copy loops divide evenly among the threads");
 
+  // Timing probe (never in a normal build): INTFA_SM80_TMA_PROBE=1 makes the
+  // TMA instantiations copy with cp.async, same layouts and compute, to split
+  // the copy engine's cost from that of the natural key order.
+#if defined(INTFA_SM80_TMA_PROBE)
+  constexpr bool kTmaCopies = false;
+#else
+  constexpr bool kTmaCopies = T::kTma;
+#endif
   extern __shared__ __align__(128) uint8_t smem_raw[];
   // TMA: the 128-byte swizzle repeats every 1024 bytes of shared address, so
   // the stages start on such a boundary (kSmemBytes has the slack).
@@ -137,7 +145,7 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
   // ---- global -> shared copies ------------------------------------------------
   auto load_q = [&]() {
     const uint32_t dst = stage_addr(T::kStages - 1);
-    if constexpr (T::kTma) {  // box (D, 1, kBlockM, 1); rows past Sq read as zero
+    if constexpr (kTmaCopies) {  // box (D, 1, kBlockM, 1); rows past Sq read as zero
       if (tid == 0) {
         sm90::mbar_arrive_expect_tx(q_bar, T::kQTileBytes);
         sm90::tma_load_4d(dst, &maps->tma_q, q_bar, 0, h, m0, b);
@@ -174,7 +182,7 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
     const uint32_t dst = stage_addr(s);
     const int8_t* k_blk = k_src0 + static_cast<int64_t>(n0) * p.k_row_stride;
     const uint8_t* v_blk = kIntP ? v_src0 + n0 : v_src0 + static_cast<int64_t>(n0) * v_row_bytes;
-    if constexpr (T::kTma) {
+    if constexpr (kTmaCopies) {
       // K̂ box (D, 1, kBlockN, 1), V̂ᵀ box (kBlockN, D, 1, 1); keys past Sk
       // (K̂) or past the padded length (V̂ᵀ) read as zero and are masked.
       if (tid == 0) {
@@ -370,7 +378,7 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
       if (i < n_blocks) load_kv(i, i);
       cp_async_commit();
     }
-    if constexpr (T::kTma) {
+    if constexpr (kTmaCopies) {
       sm90::mbar_wait(q_bar, 0);  // Q̂ landed (everyone's view)
       if constexpr (T::kPipelined) sm90::mbar_wait(full_bar(0), 0);  // and block 0's K̂
     } else {
@@ -392,7 +400,7 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
     for (int blk = 0; blk < n_blocks; ++blk) {
       // Block blk landed (this thread's part); pipelined: block blk+1 too.
       if constexpr (T::kPipelined) cp_async_wait<kAhead - 2>(); else cp_async_wait<kAhead - 1>();
-      if constexpr (T::kTma) {  // the block's K̂ and V̂ᵀ (pipelined: block blk+1's K̂ too)
+      if constexpr (kTmaCopies) {  // the block's K̂ and V̂ᵀ (pipelined: block blk+1's K̂ too)
         sm90::mbar_wait(full_bar(stage), block_parity(blk));
         if constexpr (T::kPipelined)
           if (blk + 1 < n_blocks)
