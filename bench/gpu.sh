@@ -50,9 +50,7 @@ case "$GPU_CC" in
 esac
 echo "compute capability $GPU_CC -> CMAKE_CUDA_ARCHITECTURES=$ARCH-real"
 # On Hopper the default kernel is the wgmma one (src/cuda/sm90); the mma.sync
-# kernel is benchmarked beside it for comparison, with TMA copies
-# (INTFA_CUDA_KERNEL=sm80, rows "sm80") and with the cp.async copies Ampere
-# and Ada run (INTFA_CUDA_KERNEL=sm80-cp-async, rows "sm80cp").
+# kernel is benchmarked beside it (INTFA_CUDA_KERNEL=sm80) for comparison.
 if [[ "$ARCH" == 90a ]]; then
   DIMS=${DIMS:-64,128,256}
   SM80_TOO=${GPU_SH_SM80:-1}
@@ -127,13 +125,11 @@ if ! skip tests; then
     grep '\[ intfa \]' | tee -a "$OUT/ctest.log" || true
   if [[ "$ARCH" == 90a ]]; then
     # The default kernel on Hopper is the wgmma one: run the suite again on the
-    # mma.sync kernel, with TMA copies and with cp.async copies.
-    for kernel in sm80 sm80-cp-async; do
-      step "intfa_cuda_tests with INTFA_CUDA_KERNEL=$kernel (mma.sync kernel on Hopper)"
-      INTFA_CUDA_KERNEL=$kernel "$TEST_BIN" >"$OUT/ctest_$kernel.log" 2>&1 ||
-        failed "intfa_cuda_tests on the mma.sync kernel ($kernel)"
-      tail -4 "$OUT/ctest_$kernel.log"
-    done
+    # mma.sync kernel.
+    step "intfa_cuda_tests with INTFA_CUDA_KERNEL=sm80 (mma.sync kernel on Hopper)"
+    INTFA_CUDA_KERNEL=sm80 "$TEST_BIN" >"$OUT/ctest_sm80.log" 2>&1 ||
+      failed "intfa_cuda_tests on the mma.sync kernel"
+    tail -4 "$OUT/ctest_sm80.log"
   fi
 fi
 
@@ -178,13 +174,10 @@ if ! skip bench; then
           --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 --check-rows 8 --json \
           >>"$OUT/intfa.jsonl" 2>>"$OUT/intfa.err" || echo "intfa-bench failed: D=$d S=$s causal=$c"
         if [[ "$SM80_TOO" == 1 ]]; then
-          for kernel in sm80 sm80-cp-async; do
-            tag=${kernel/-cp-async/cp}
-            INTFA_CUDA_KERNEL=$kernel "$BUILD/tools/intfa-bench" --backend cuda --recipe intfa --batch 4 \
-              --heads 32 --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 --check-rows 8 \
-              --json 2>>"$OUT/intfa.err" | sed "s/^{/{\"kernel\":\"$tag\",/" >>"$OUT/intfa.jsonl" ||
-              echo "intfa-bench ($kernel) failed: D=$d S=$s causal=$c"
-          done
+          INTFA_CUDA_KERNEL=sm80 "$BUILD/tools/intfa-bench" --backend cuda --recipe intfa --batch 4 \
+            --heads 32 --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 --check-rows 8 \
+            --json 2>>"$OUT/intfa.err" | sed 's/^{/{"kernel":"sm80",/' >>"$OUT/intfa.jsonl" ||
+            echo "intfa-bench (sm80) failed: D=$d S=$s causal=$c"
         fi
       done
     done

@@ -34,9 +34,8 @@ def main():
         base = {"batch": r["batch"], "heads": r["heads"], "seqlen": r["seqlen_q"],
                 "head_dim": r["head_dim"], "causal": bool(r["causal"]),
                 "kv_block": r.get("kv_block"), "detail": r.get("detail")}
-        # Rows of the mma.sync kernel on Hopper carry "kernel": "sm80" (TMA
-        # copies, INTFA_CUDA_KERNEL=sm80) or "sm80cp" (cp.async, =sm80-cp-async).
-        name = r["recipe"] + (" " + r["kernel"] if r.get("kernel") else "")
+        # Rows measured with INTFA_CUDA_KERNEL=sm80 on Hopper carry "kernel": "sm80".
+        name = r["recipe"] + (" sm80" if r.get("kernel") == "sm80" else "")
         records.append(dict(base, method=name, tops=r.get("tops"), ms=r.get("kernel_ms"),
                             rel_l1=r.get("rel_l1")))
         records.append(dict(base, method=name + " e2e", tops=r.get("tops_e2e"),
@@ -82,12 +81,11 @@ def main():
     except Exception as e:  # matplotlib missing: the table still prints
         print(f"no chart ({e})")
 
-    show = [m for m in ["intfa", "intfa e2e", "intfa sm80", "intfa sm80cp", "paper", "half-int8",
-                        "flash", "cudnn"]
+    show = [m for m in ["intfa", "intfa e2e", "intfa sm80", "paper", "half-int8", "flash", "cudnn"]
             if m in methods]
     show += [m for m in methods if m not in show and not m.endswith(" e2e")]
     head = f"{'D':>4} {'mask':>6} {'S':>6} " + " ".join(f"{m:>10}" for m in show) + \
-        f" {'intfa/fl':>9} {'intfa/cu':>9} {'sm80/fl':>9} {'sm80cp/fl':>9}"
+        f" {'intfa/fl':>9} {'intfa/cu':>9}"
     print("\nTOPS (B=4, H=32, fp16 inputs; intfa: kernel on pre-quantized inputs, e2e: quantization + attention)")
     print(head)
     print("-" * len(head))
@@ -99,7 +97,7 @@ def main():
         def ratio(a, b):
             return f"{row[a] / row[b]:>9.2f}" if row.get(a) and row.get(b) else f"{'-':>9}"
         print(f"{d:>4} {'causal' if causal else 'full':>6} {s:>6} {cells} {ratio('intfa', 'flash')} "
-              f"{ratio('intfa', 'cudnn')} {ratio('intfa sm80', 'flash')} {ratio('intfa sm80cp', 'flash')}")
+              f"{ratio('intfa', 'cudnn')}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -200,13 +199,9 @@ class CudaRunner final : public Runner {
       for (size_t i = b; i < e; ++i) result.out[i] = half_to_float(host[i]);
     });
     const int32_t block = p.kv_block > 0 ? p.kv_block : default_kv_block(Backend::cuda, r, D);
-    // interleaved16 V̂ᵀ runs a Hopper kernel: wgmma, or with INTFA_CUDA_KERNEL=sm80
-    // the mma.sync kernel fed by TMA; natural V̂ᵀ the mma.sync kernel with cp.async.
-    const bool hopper = r.int8_v() && vt_order == VtOrder::interleaved16;
-    const char* forced = std::getenv("INTFA_CUDA_KERNEL");
-    const bool mma_forced = forced != nullptr && std::string(forced) == "sm80";
-    result.detail = "cuda " + device_ +
-                    (!hopper ? " mma.sync cp.async" : mma_forced ? " mma.sync tma" : " wgmma") + " kv_block " +
+    // interleaved16 V̂ᵀ runs the Hopper wgmma kernel, natural the mma.sync one.
+    const bool wgmma = r.int8_v() && vt_order == VtOrder::interleaved16;
+    result.detail = "cuda " + device_ + (wgmma ? " wgmma" : " mma.sync") + " kv_block " +
                     std::to_string(block) +
                     (r.int8_v() ? std::string(" vt ") + vt_order_name(vt_order) : "");
     return result;

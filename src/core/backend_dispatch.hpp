@@ -30,14 +30,12 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale, const 
 void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, float* scale,
                 void* stream);
 // The V̂ᵀ token order the fastest kernel of the current device reads:
-// interleaved16 on sm_90 when the Hopper kernels are built (with
-// INTFA_CUDA_KERNEL=sm80 in the environment: the mma.sync kernels fed by
-// TMA; =sm80-cp-async: never), natural otherwise.
+// interleaved16 on sm_90 when the Hopper kernels are built (and the
+// environment variable INTFA_CUDA_KERNEL is not "sm80"), natural otherwise.
 VtOrder default_vt_order();
 // The V̂ᵀ order whose kernel runs `params` fastest (params.v_token_order is
-// ignored): interleaved16 when a Hopper kernel (wgmma, or with
-// INTFA_CUDA_KERNEL=sm80 the mma.sync kernel fed by TMA) supports these
-// params on the current device, natural otherwise.
+// ignored): interleaved16 when a Hopper kernel supports these params on the
+// current device, natural otherwise.
 VtOrder vt_order_for(const AttentionParams& params);
 // Copies `rows` contiguous V̂ᵀ rows of seq_padded bytes (a multiple of 16;
 // src and dst 16-byte aligned, not overlapping) from order `from` to order

@@ -2,16 +2,12 @@
 // pointer queries, stream-ordered scratch, the support checks and the launch
 // of the attention kernels. Quantization lives in quantize.cu.
 //
-// Two kernel families: the Hopper kernels (interleaved16 V̂ᵀ through TMA,
-// fixed key block per head dim: the wgmma kernel of sm90/, or the mma.sync
-// kernel of sm80/ with CopyEngine::tma) and the mma.sync kernel with
-// cp.async copies (natural V̂ᵀ, any listed key block). V̂ᵀ's token order
-// selects the family; the quantizers write the order of the fastest kernel
-// that supports the call (default_vt_order / vt_order_for).
-// INTFA_CUDA_KERNEL in the environment picks the mma.sync kernel on Hopper:
-// =sm80 (TMA copies where instantiated, INTFA_CUDA_SM90_MMA_CONFIGS; other
-// calls reorder interleaved16 V̂ᵀ to natural and run the cp.async kernel) or
-// =sm80-cp-async (never TMA: the kernel Ampere and Ada run).
+// Two kernel families: the Hopper wgmma kernel (sm90/, interleaved16 V̂ᵀ,
+// fixed key block per head dim) and the mma.sync kernel (sm80/, natural V̂ᵀ,
+// any listed key block). V̂ᵀ's token order selects the family; the quantizers
+// write the order of the fastest kernel that supports the call
+// (default_vt_order / vt_order_for). INTFA_CUDA_KERNEL=sm80 in the
+// environment makes the defaults pick the mma.sync kernel on Hopper too.
 #include <cuda_runtime.h>
 
 #include <atomic>
@@ -176,28 +172,9 @@ int current_device() {
 
 // ---- the Hopper kernel ----------------------------------------------------------------
 
-// INTFA_CUDA_KERNEL: unset, "auto" or "sm90" = fastest kernel, "sm80" =
-// mma.sync, "sm80-cp-async" = mma.sync with cp.async copies. Anything else is
-// an error.
-int kernel_override() {
-  static const int value = [] {
-    const char* env = std::getenv("INTFA_CUDA_KERNEL");
-    const std::string v = env != nullptr ? env : "";
-    if (v.empty() || v == "auto" || v == "sm90") return 0;
-    if (v == "sm80") return 1;
-    if (v == "sm80-cp-async") return 2;
-    return -1;
-  }();
-  if (value < 0)
-    invalid(std::string("INTFA_CUDA_KERNEL=") + std::getenv("INTFA_CUDA_KERNEL") +
-            " is not a kernel choice (auto, sm90, sm80, sm80-cp-async)");
-  return value;
-}
-bool forced_sm80() { return kernel_override() != 0; }
-bool forced_cp_async() { return kernel_override() == 2; }
-// The Hopper kernel family the defaults may pick (when forced_cp_async: none).
-cuda::Sm90Engine sm90_engine() {
-  return forced_sm80() ? cuda::Sm90Engine::mma_sync : cuda::Sm90Engine::wgmma;
+bool forced_sm80() {
+  const char* env = std::getenv("INTFA_CUDA_KERNEL");
+  return env != nullptr && std::string(env) == "sm80";
 }
 
 // Compute capability 9.0 (H100, H200) on the current device.
@@ -223,14 +200,11 @@ const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
     const char* env = std::getenv("INTFA_SM90_CONSUMERS");
     return env ? std::atoi(env) : 0;
   }();
-  // INTFA_CUDA_KERNEL=sm80: the TMA-fed mma.sync kernels; =sm80-cp-async: none.
-  if (forced_cp_async()) return nullptr;
-  const cuda::Sm90Engine engine = sm90_engine();
   int n = 0;
   const cuda::Sm90Config* all = cuda::sm90_configs(&n);
   const cuda::Sm90Config* found = nullptr;
   for (int i = 0; i < n; ++i)
-    if (all[i].engine == engine && all[i].head_dim == head_dim && all[i].mode == mode &&
+    if (all[i].head_dim == head_dim && all[i].mode == mode &&
         (found == nullptr || (all[i].threads == 128 * (1 + want_consumers) &&
                               found->threads != 128 * (1 + want_consumers))))
       found = &all[i];
@@ -242,12 +216,11 @@ const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
 }
 
 // The Hopper kernel for (head dim, recipe) on this device when defaults may
-// pick it (built, sm_90, and an instantiation of the engine INTFA_CUDA_KERNEL
-// asks for), else null.
+// pick it (built, sm_90, not forced to sm80), else null.
 const cuda::Sm90Config* sm90_default(const Recipe& recipe, int64_t head_dim) {
   PMode mode{};
   std::string why;
-  if (!available() || !mode_for(recipe, DType::i8, &mode, &why)) return nullptr;
+  if (!available() || forced_sm80() || !mode_for(recipe, DType::i8, &mode, &why)) return nullptr;
   if (mode != PMode::uint8_block && mode != PMode::int8_running) return nullptr;
   const cuda::Sm90Config* c = sm90_config(head_dim, mode);
   return c != nullptr && device_is_sm90() ? c : nullptr;
@@ -299,12 +272,8 @@ const cuda::Sm90Config* sm90_select(const AttentionParams& p, cuda::sm90::Params
     return *why = "the Hopper kernel runs the full-int8 recipes (paper, intfa)", nullptr;
   const cuda::Sm90Config* c = sm90_config(p.head_dim, mode);
   if (c == nullptr)
-    return *why = forced_cp_async()
-                      ? std::string("INTFA_CUDA_KERNEL=sm80-cp-async rules out the TMA kernels")
-                      : std::string(forced_sm80() ? "the TMA-fed mma.sync kernel (INTFA_CUDA_KERNEL=sm80)"
-                                                  : "the Hopper wgmma kernel") +
-                            " has no instantiation for head dim " + std::to_string(p.head_dim) +
-                            " and " + cuda::pmode_name(mode),
+    return *why = "the Hopper kernel has no instantiation for head dim " +
+                  std::to_string(p.head_dim) + " and " + cuda::pmode_name(mode),
            nullptr;
   if (p.kv_block != c->block_n)
     return *why = "the Hopper kernel for head dim " + std::to_string(p.head_dim) +
@@ -399,9 +368,9 @@ void check_supported(const AttentionParams& p) {
   if (p.v_token_order == VtOrder::interleaved16) {
     c90 = sm90_select(p, nullptr, &why);
     if (c90 == nullptr)
-      cuda::unsupported("V̂ᵀ is in interleaved16 token order, which only the Hopper kernels read "
-                        "(wgmma, or mma.sync with TMA copies), and none can run this call: " + why +
-                        " (quantize with VtOrder::natural for the mma.sync kernel with cp.async)");
+      cuda::unsupported("V̂ᵀ is in interleaved16 token order, which only the Hopper kernel reads, "
+                        "and it cannot run this call: " + why +
+                        " (quantize with VtOrder::natural for the mma.sync kernel)");
     mode = c90->mode;
   } else {
     c80 = &select(p, &mode);
@@ -471,21 +440,13 @@ void release(void* ptr, void* stream) {
 
 VtOrder default_vt_order() {
 #ifdef INTFA_HAVE_SM90
-  // Interleaved16 where a Hopper kernel of the engine INTFA_CUDA_KERNEL asks
-  // for is built: wgmma by default, the TMA-fed mma.sync kernel with =sm80
-  // (which covers fewer calls: the others reorder, see reorder_vt_for_kernel).
-  if (available() && !forced_cp_async() && device_is_sm90()) {
-    int n = 0;
-    const cuda::Sm90Config* all = cuda::sm90_configs(&n);
-    for (int i = 0; i < n; ++i)
-      if (all[i].engine == sm90_engine()) return VtOrder::interleaved16;
-  }
+  if (available() && !forced_sm80() && device_is_sm90()) return VtOrder::interleaved16;
 #endif
   return VtOrder::natural;
 }
 
 VtOrder vt_order_for(const AttentionParams& p) {
-  if (!available()) return VtOrder::natural;
+  if (!available() || forced_sm80()) return VtOrder::natural;
   std::string why;
   return sm90_select(p, nullptr, &why) != nullptr ? VtOrder::interleaved16 : VtOrder::natural;
 }

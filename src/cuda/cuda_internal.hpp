@@ -36,13 +36,8 @@ void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stre
 // default key block.
 const AttentionConfig* attention_configs(int* count);
 
-// One instantiated Hopper attention kernel: the wgmma kernel (sm90/), or the
-// mma.sync kernel fed by TMA (sm80/, CopyEngine::tma). Both read interleaved16
-// V̂ᵀ through the same tensor maps; the key block is fixed.
-enum class Sm90Engine : int32_t { wgmma = 0, mma_sync = 1 };
-
+// One instantiated Hopper (wgmma) attention kernel; its key block is fixed.
 struct Sm90Config {
-  Sm90Engine engine;
   int32_t head_dim;
   PMode mode;
   int32_t block_m;
@@ -57,8 +52,6 @@ namespace sm90 {
 template <class T>
 void launch_attention(const Params& p, int64_t num_ctas, cudaStream_t stream);
 }
-template <class T>
-void launch_attention_tma(const sm90::Params& p, int64_t num_ctas, cudaStream_t stream);
 
 // All instantiated Hopper kernels (only in builds for sm_90a, INTFA_HAVE_SM90).
 const Sm90Config* sm90_configs(int* count);

@@ -32,22 +32,18 @@
 //
 // Kernels: every case runs on every attention kernel the device has, on the
 // same quantized inputs against the same CPU output: the mma.sync kernel
-// with cp.async copies ("sm80", V̂ᵀ in natural token order) always, and on a
-// device whose default V̂ᵀ order is interleaved16 (sm_90 with the Hopper
-// kernels built) also the Hopper kernel ("sm90", V̂ᵀ quantized by the CPU in
-// interleaved16 order) for every case it supports. By default that is the
-// wgmma kernel: int8 V with int8 or uint8 P (paper, intfa and their knobs),
-// head dim 64/128/256, the default key block. With INTFA_CUDA_KERNEL=sm80
-// (bench/gpu.sh reruns the suite so) it is the mma.sync kernel fed by TMA
-// ("sm80-tma"): intfa at head dim 64 and 128 (INTFA_CUDA_SM90_MMA_CONFIGS).
-// Every kernel does the same float operations (fma + ex2.approx exponent,
-// fp32 sums in another order), so the tolerances above hold for all. attention_quantized() would
+// ("sm80", V̂ᵀ in natural token order) always, and on a device whose default
+// V̂ᵀ order is interleaved16 (sm_90 with the Hopper kernels built) also the
+// wgmma kernel ("sm90", V̂ᵀ quantized by the CPU in interleaved16 order) for
+// every case it supports: int8 V with int8 or uint8 P (paper, intfa and their
+// knobs), head dim 64/128/256, the default key block. The Hopper kernel does
+// the same float operations (fma + ex2.approx exponent, fp32 sums in another
+// order), so the tolerances above hold for both. attention_quantized() would
 // silently reorder interleaved16 V̂ᵀ to natural (the mma.sync kernel) for
 // params the Hopper kernel cannot run, so sm90 runs assert that the back-end
 // picks the Hopper kernel for exactly these params.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <random>
@@ -105,15 +101,7 @@ TensorView output_view(const Case& c, void* data) {
 // The CUDA attention kernels: mma.sync (sm80, natural V̂ᵀ) and wgmma (sm90,
 // interleaved16 V̂ᵀ).
 enum class Kernel { sm80, sm90 };
-
-// INTFA_CUDA_KERNEL=sm80: the interleaved16 kernel is the TMA-fed mma.sync one.
-bool mma_sync_forced() {
-  const char* env = std::getenv("INTFA_CUDA_KERNEL");
-  return env != nullptr && std::string(env) == "sm80";
-}
-const char* kernel_name(Kernel k) {
-  return k == Kernel::sm80 ? "sm80" : mma_sync_forced() ? "sm80-tma" : "sm90";
-}
+const char* kernel_name(Kernel k) { return k == Kernel::sm90 ? "sm90" : "sm80"; }
 VtOrder kernel_vt_order(Kernel k) {
   return k == Kernel::sm90 ? VtOrder::interleaved16 : VtOrder::natural;
 }
@@ -122,23 +110,18 @@ int32_t case_kv_block(const Case& c, const Recipe& r) {
   return c.kv_block != 0 ? c.kv_block : default_kv_block(Backend::cuda, r, c.s.head_dim);
 }
 
-// Whether the Hopper kernel of this run (see the top of the file) has an
-// instantiation for recipe r at head dim d, at the default key block.
-bool hopper_instantiated(const Recipe& r, int64_t d) {
-  if (!r.int8_qk() || !r.int8_v()) return false;
-  if (mma_sync_forced()) return r.p == PFormat::uint8_block_max && (d == 64 || d == 128);
-  return (r.p == PFormat::int8_running_max || r.p == PFormat::uint8_block_max) &&
-         (d == 64 || d == 128 || d == 256);
-}
-
 // The kernels a case runs on: sm80 always; sm90 too when the device's default
 // V̂ᵀ order is interleaved16 (Hopper) and the Hopper kernel has an
-// instantiation for the case.
+// instantiation for the case (full-int8 recipe, head dim 64/128/256, the
+// default key block).
 std::vector<Kernel> kernels_for(const Case& c) {
   std::vector<Kernel> out{Kernel::sm80};
   const Recipe r = parse_recipe(c.recipe);
   const int64_t d = c.s.head_dim;
-  if (default_vt_order(Backend::cuda) == VtOrder::interleaved16 && hopper_instantiated(r, d) &&
+  const bool full_int8 = r.int8_qk() && r.int8_v() &&
+                         (r.p == PFormat::int8_running_max || r.p == PFormat::uint8_block_max);
+  if (default_vt_order(Backend::cuda) == VtOrder::interleaved16 && full_int8 &&
+      (d == 64 || d == 128 || d == 256) &&
       case_kv_block(c, r) == default_kv_block(Backend::cuda, r, d))
     out.push_back(Kernel::sm90);
   return out;
@@ -705,10 +688,8 @@ TEST(CudaAttention, BadInputsGiveClearErrors) {
 
 // Small shapes for compute-sanitizer (memcheck, racecheck): every kernel
 // instantiation, ragged and causal blocks. bench/gpu.sh runs this filter. On a
-// Hopper device every int8-V case also runs on the Hopper kernel: each of its
-// instantiations (wgmma: D 64/128/256 × paper/intfa; with
-// INTFA_CUDA_KERNEL=sm80, the TMA-fed mma.sync kernel: D 64/128 intfa),
-// causal and not.
+// Hopper device every int8-V case also runs on the wgmma kernel: each of its
+// instantiations (D 64/128/256 × paper/intfa), causal and not.
 TEST(CudaSanitize, SmallShapesEveryKernel) {
   INTFA_REQUIRE_GPU();
   auto rng = rng_for_test();
@@ -722,7 +703,7 @@ TEST(CudaSanitize, SmallShapesEveryKernel) {
                causal ? DType::f16 : DType::bf16, causal};
         const size_t sm90_before = t.runs[static_cast<int>(Kernel::sm90)];
         run_case(c, rng, t);
-        if (hopper && hopper_instantiated(parse_recipe(r), d)) {
+        if (hopper && !half) {
           EXPECT_EQ(t.runs[static_cast<int>(Kernel::sm90)], sm90_before + 1)
               << "the Hopper kernel did not run " << c.str();
         }

@@ -3,9 +3,7 @@
 // permutation of S and the packing of P are replayed against a model of
 // ldmatrix and mma.sync written from the PTX ISA fragment tables, and the
 // resulting Q̂·K̂ᵀ and P·V products are compared with direct sums. Also counts
-// shared-memory bank conflicts of every ldmatrix the kernel issues. For the
-// TMA instantiations the tiles are written by a model of the copy engine's
-// swizzled box writes, with V̂ᵀ in interleaved16 order.
+// shared-memory bank conflicts of every ldmatrix the kernel issues.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -16,7 +14,6 @@
 #include <vector>
 
 #include "core/numeric.hpp"
-#include "intfa/params.hpp"
 #include "sm80/kernel_traits.hpp"
 
 namespace intfa::cuda {
@@ -119,20 +116,10 @@ void mma_f16(std::array<std::array<double, 4>, 32>& d, const std::array<Regs, 32
   }
 }
 
-// Where the TMA puts byte `offset` of a box whose rows are `row_bytes` long
-// (the swizzle width: 64 or 128 bytes) in a 1024-byte aligned destination
-// (PTX ISA, tensor copy swizzle modes): the 16-byte chunk index is XORed with
-// address bits 7..9 (128-byte swizzle) or 7..8 (64-byte swizzle).
-int tma_swizzled(int offset, int row_bytes) {
-  const int mask = row_bytes == 128 ? 7 : 3;
-  return offset ^ (((offset >> 7) & mask) << 4);
-}
-
 template <class T>
 void check_traits() {
   SCOPED_TRACE(std::string("D=") + std::to_string(T::kHeadDim) + " " + pmode_name(T::kMode) +
-               " N=" + std::to_string(T::kBlockN) + " warps=" + std::to_string(T::kWarps) + " " +
-               copy_engine_name(T::kCopy));
+               " N=" + std::to_string(T::kBlockN) + " warps=" + std::to_string(T::kWarps));
   std::mt19937 rng(1234 + T::kHeadDim + T::kBlockN + static_cast<int>(T::kMode));
   constexpr int D = T::kHeadDim, N = T::kBlockN, M = T::kBlockM;
 
@@ -162,22 +149,6 @@ void check_traits() {
   ASSERT_EQ(*v_dst.rbegin(), T::kScaleOffset - 16);
   ASSERT_EQ(static_cast<int>(q_dst.size()), M * T::kKRowChunks);
   ASSERT_LE(*q_dst.rbegin() + 16, T::kStageBytes);
-  if constexpr (T::kTma) {
-    // The kernel reads the tiles where the TMA writes them: rows in order,
-    // swizzled by the copy engine (Q̂ and K̂ rows of D bytes, V̂ᵀ rows of
-    // kBlockN bytes), each tile 1024-byte aligned.
-    ASSERT_EQ(T::kKTileBytes % 1024, 0);
-    ASSERT_EQ(T::kStageBytes % 1024, 0);
-    for (int r = 0; r < N; ++r)
-      for (int c = 0; c < T::kKRowChunks; ++c)
-        ASSERT_EQ(T::k_offset(r, c), tma_swizzled(r * D + 16 * c, D)) << "K̂ row " << r;
-    for (int r = 0; r < M; ++r)
-      for (int c = 0; c < T::kKRowChunks; ++c)
-        ASSERT_EQ(T::q_offset(r, c), tma_swizzled(r * D + 16 * c, D)) << "Q̂ row " << r;
-    for (int r = 0; r < T::kVRows; ++r)
-      for (int c = 0; c < T::kVRowChunks; ++c)
-        ASSERT_EQ(T::v_offset(r, c) - T::kKTileBytes, tma_swizzled(r * N + 16 * c, N)) << "V̂ᵀ row " << r;
-  }
 
   // Data: Q̂ [M, D], K̂ [N, D] int8; V [N, D] (int8 or small integers in fp16).
   std::uniform_int_distribution<int> i8(-127, 127), u8(0, 255), small(-8, 8);
@@ -195,16 +166,14 @@ void check_traits() {
   for (int r = 0; r < N; ++r)
     for (int c = 0; c < T::kKRowChunks; ++c)
       std::memcpy(&st[static_cast<size_t>(T::k_offset(r, c))], &K[static_cast<size_t>(r * D + 16 * c)], 16);
-  // V tile as the kernel's copies write it: V̂ᵀ rows (channel, 16 key
-  // positions per chunk: natural order, or interleaved16 for TMA) or V rows
-  // (key, 8 fp16 channels per chunk).
+  // V tile as the kernel's cp.async writes it: V̂ᵀ rows (channel, 16 keys per
+  // chunk) or V rows (key, 8 fp16 channels per chunk).
   for (int r = 0; r < T::kVRows; ++r)
     for (int c = 0; c < T::kVRowChunks; ++c) {
       uint8_t chunk[16];
       for (int i = 0; i < 16; ++i) {
         if (T::kIntP) {
-          const int key = 16 * c + (T::kTma ? static_cast<int>(vt_interleaved_token(i)) : i);
-          chunk[i] = static_cast<uint8_t>(static_cast<int8_t>(V[static_cast<size_t>(key * D + r)]));
+          chunk[i] = static_cast<uint8_t>(static_cast<int8_t>(V[static_cast<size_t>((16 * c + i) * D + r)]));
         } else if (i % 2 == 0) {
           const uint16_t h = numeric::float_to_half_bits(
               static_cast<float>(V[static_cast<size_t>(r * D + 8 * c + i / 2)]));
@@ -326,17 +295,6 @@ LAYOUT_TEST(256, f16, 64, 8)
 LAYOUT_TEST(128, uint8_block, 128, 4)
 LAYOUT_TEST(128, int8_running, 64, 4)
 LAYOUT_TEST(64, uint8_block, 64, 4)
-
-// TMA-fed instantiations (INTFA_CUDA_SM90_MMA_CONFIGS), and the other shapes
-// the trait allows (64-byte swizzles: D = 64 rows, 64-key V̂ᵀ rows).
-#define LAYOUT_TEST_TMA(D, MODE, N, W)                                                       \
-  TEST(CudaLayout, D##_##MODE##_##N##_##W##_tma) {                                          \
-    check_traits<KernelTraits<D, PMode::MODE, N, W, LoopSchedule::plain, CopyEngine::tma>>(); \
-  }
-LAYOUT_TEST_TMA(128, uint8_block, 128, 4)
-LAYOUT_TEST_TMA(64, uint8_block, 128, 4)
-LAYOUT_TEST_TMA(128, int8_running, 64, 4)
-LAYOUT_TEST_TMA(64, int8_running, 64, 8)
 
 }  // namespace
 }  // namespace intfa::cuda

@@ -7,9 +7,6 @@
 // are walked in blocks of kBlockN (= AttentionParams::kv_block): K̂, V̂ᵀ (or V)
 // and the key scales of a block are copied global -> shared with cp.async,
 // three stages deep (two blocks in flight), one __syncthreads per block.
-// On sm_90 the CopyEngine::tma instantiations (attention_kernel_tma) copy Q̂,
-// K̂ and V̂ᵀ with one bulk tensor copy per tile instead, issued by thread 0
-// and awaited on one mbarrier per stage; the key scales stay on cp.async.
 //
 // Per block and warp:
 //   S   = Q̂·K̂ᵀ       int32, m16n8k32 s8·s8 (exact)
@@ -51,8 +48,6 @@
 #include "core/numeric.hpp"
 #include "sm80/kernel_params.hpp"
 #include "sm80/kernel_traits.hpp"
-#include "sm90/kernel_params.hpp"
-#include "sm90/ptx_sm90.cuh"
 
 namespace intfa::cuda {
 
@@ -72,10 +67,9 @@ constexpr int kSm80TraceWarps = 1 << 16;
 static __device__ Sm80TraceRecord g_sm80_trace[kSm80TraceWarps];
 #endif
 
-// One CTA's tile. `maps` holds the tensor maps of the TMA instantiations
-// (null for cp.async).
 template <class T>
-__device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90::Params* maps) {
+__global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
+    attention_kernel(const KernelParams p) {
   constexpr int kHeadDim = T::kHeadDim, kBlockM = T::kBlockM, kBlockN = T::kBlockN;
   constexpr int kThreads = T::kThreads;
   constexpr PMode kMode = T::kMode;
@@ -85,19 +79,7 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
                     (T::kVRows * T::kVRowChunks) % kThreads == 0 && kBlockN <= kThreads,
                 "copy loops divide evenly among the threads");
 
-  // Timing probe (never in a normal build): INTFA_SM80_TMA_PROBE=1 makes the
-  // TMA instantiations copy with cp.async, same layouts and compute, to split
-  // the copy engine's cost from that of the natural key order.
-#if defined(INTFA_SM80_TMA_PROBE)
-  constexpr bool kTmaCopies = false;
-#else
-  constexpr bool kTmaCopies = T::kTma;
-#endif
-  extern __shared__ __align__(128) uint8_t smem_raw[];
-  // TMA: the 128-byte swizzle repeats every 1024 bytes of shared address, so
-  // the stages start on such a boundary (kSmemBytes has the slack).
-  const uint32_t smem0 = T::kTma ? (smem_u32(smem_raw) + 1023u) & ~1023u : smem_u32(smem_raw);
-  uint8_t* const smem = T::kTma ? smem_raw + (smem0 - smem_u32(smem_raw)) : smem_raw;
+  extern __shared__ __align__(128) uint8_t smem[];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
 #ifdef INTFA_SM80_TRACE
@@ -124,41 +106,19 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
                           (b * p.v_batch_stride + hk * p.v_head_stride) * (kIntP ? 1 : 2);
   const float* ks_base = p.k_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * p.seqlen_k;
 
+  const uint32_t smem0 = smem_u32(smem);
   auto stage_addr = [&](int s) { return smem0 + static_cast<uint32_t>(s * T::kStageBytes); };
-  // TMA: mbarrier of stage s (its tiles landed), and of the Q̂ tile.
-  auto full_bar = [&](int s) { return smem0 + T::kBarrierOffset + 8u * s; };
-  const uint32_t q_bar = smem0 + T::kBarrierOffset + 8u * T::kStages;
-  // Parity of the phase of block blk's stage (each stage completes once per use).
-  auto block_parity = [](int blk) { return static_cast<uint32_t>(blk / T::kStages) & 1u; };
-  if constexpr (T::kTma) {
-    if (tid == 0) {
-      sm90::prefetch_tensor_map(&maps->tma_q);
-      sm90::prefetch_tensor_map(&maps->tma_k);
-      sm90::prefetch_tensor_map(&maps->tma_v);
-      for (int s = 0; s < T::kStages; ++s) sm90::mbar_init(full_bar(s), 1);
-      sm90::mbar_init(q_bar, 1);
-      sm90::mbar_init_fence();
-    }
-    __syncthreads();
-  }
 
   // ---- global -> shared copies ------------------------------------------------
   auto load_q = [&]() {
     const uint32_t dst = stage_addr(T::kStages - 1);
-    if constexpr (kTmaCopies) {  // box (D, 1, kBlockM, 1); rows past Sq read as zero
-      if (tid == 0) {
-        sm90::mbar_arrive_expect_tx(q_bar, T::kQTileBytes);
-        sm90::tma_load_4d(dst, &maps->tma_q, q_bar, 0, h, m0, b);
-      }
-    } else {
 #pragma unroll
-      for (int it = 0; it < kBlockM * T::kKRowChunks / kThreads; ++it) {
-        const int i = tid + it * kThreads;
-        const int r = i / T::kKRowChunks, c = i % T::kKRowChunks;
-        const bool ok = m0 + r < p.seqlen_q;
-        const int8_t* src = ok ? q_base + (m0 + r) * p.q_row_stride + c * 16 : p.q;
-        cp_async_16(dst + T::q_offset(r, c), src, ok ? 16 : 0);
-      }
+    for (int it = 0; it < kBlockM * T::kKRowChunks / kThreads; ++it) {
+      const int i = tid + it * kThreads;
+      const int r = i / T::kKRowChunks, c = i % T::kKRowChunks;
+      const bool ok = m0 + r < p.seqlen_q;
+      const int8_t* src = ok ? q_base + (m0 + r) * p.q_row_stride + c * 16 : p.q;
+      cp_async_16(dst + T::q_offset(r, c), src, ok ? 16 : 0);
     }
   };
   // Each thread's copies of a block are rows r0, r0 + step, ... of one 16-byte
@@ -182,46 +142,33 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
     const uint32_t dst = stage_addr(s);
     const int8_t* k_blk = k_src0 + static_cast<int64_t>(n0) * p.k_row_stride;
     const uint8_t* v_blk = kIntP ? v_src0 + n0 : v_src0 + static_cast<int64_t>(n0) * v_row_bytes;
-    if constexpr (kTmaCopies) {
-      // K̂ box (D, 1, kBlockN, 1), V̂ᵀ box (kBlockN, D, 1, 1); keys past Sk
-      // (K̂) or past the padded length (V̂ᵀ) read as zero and are masked.
-      if (tid == 0) {
-        sm90::mbar_arrive_expect_tx(full_bar(s), T::kTxBytesPerStage);
-        sm90::tma_load_4d(dst, &maps->tma_k, full_bar(s), 0, hk, n0, b);
-        sm90::tma_load_4d(dst + T::kKTileBytes, &maps->tma_v, full_bar(s), n0, 0, hk, b);
-      }
+    if (n0 + kBlockN <= p.seqlen_k) {  // CTA-uniform: every key of the block exists
+#pragma unroll
+      for (int it = 0; it < kBlockN / kKStep; ++it)
+        cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, k_blk + it * k_step_bytes, 16);
+#pragma unroll
+      for (int it = 0; it < T::kVRows / kVStep; ++it)
+        cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes, v_blk + it * v_step_bytes, 16);
+      if (tid < kBlockN) cp_async_4(dst + T::kScaleOffset + 4 * tid, ks_base + n0 + tid, 4);
+      return;
+    }
+    // Ragged last block: rows past Sk are zero-filled and read nothing.
+#pragma unroll
+    for (int it = 0; it < kBlockN / kKStep; ++it) {
+      const bool ok = n0 + k_r0 + it * kKStep < p.seqlen_k;
+      cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, ok ? k_blk + it * k_step_bytes : p.k,
+                  ok ? 16 : 0);
+    }
+#pragma unroll
+    for (int it = 0; it < T::kVRows / kVStep; ++it) {
+      // V̂ᵀ: channel rows, always inside the zero padding to kVTokenAlign.
+      const bool ok = kIntP || n0 + v_r0 + it * kVStep < p.seqlen_k;
+      cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes,
+                  ok ? v_blk + it * v_step_bytes : static_cast<const uint8_t*>(p.v), ok ? 16 : 0);
+    }
+    if (tid < kBlockN) {
       const bool ok = n0 + tid < p.seqlen_k;
-      if (tid < kBlockN)
-        cp_async_4(dst + T::kScaleOffset + 4 * tid, ok ? ks_base + n0 + tid : p.k_scale, ok ? 4 : 0);
-    } else {
-      if (n0 + kBlockN <= p.seqlen_k) {  // CTA-uniform: every key of the block exists
-#pragma unroll
-        for (int it = 0; it < kBlockN / kKStep; ++it)
-          cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, k_blk + it * k_step_bytes, 16);
-#pragma unroll
-        for (int it = 0; it < T::kVRows / kVStep; ++it)
-          cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes, v_blk + it * v_step_bytes, 16);
-        if (tid < kBlockN) cp_async_4(dst + T::kScaleOffset + 4 * tid, ks_base + n0 + tid, 4);
-        return;
-      }
-      // Ragged last block: rows past Sk are zero-filled and read nothing.
-#pragma unroll
-      for (int it = 0; it < kBlockN / kKStep; ++it) {
-        const bool ok = n0 + k_r0 + it * kKStep < p.seqlen_k;
-        cp_async_16(dst + k_dst0 + it * kKStep * kHeadDim, ok ? k_blk + it * k_step_bytes : p.k,
-                    ok ? 16 : 0);
-      }
-#pragma unroll
-      for (int it = 0; it < T::kVRows / kVStep; ++it) {
-        // V̂ᵀ: channel rows, always inside the zero padding to kVTokenAlign.
-        const bool ok = kIntP || n0 + v_r0 + it * kVStep < p.seqlen_k;
-        cp_async_16(dst + v_dst0 + it * kVStep * T::kVRowBytes,
-                    ok ? v_blk + it * v_step_bytes : static_cast<const uint8_t*>(p.v), ok ? 16 : 0);
-      }
-      if (tid < kBlockN) {
-        const bool ok = n0 + tid < p.seqlen_k;
-        cp_async_4(dst + T::kScaleOffset + 4 * tid, ok ? ks_base + n0 + tid : p.k_scale, ok ? 4 : 0);
-      }
+      cp_async_4(dst + T::kScaleOffset + 4 * tid, ok ? ks_base + n0 + tid : p.k_scale, ok ? 4 : 0);
     }
   };
 
@@ -378,14 +325,9 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
       if (i < n_blocks) load_kv(i, i);
       cp_async_commit();
     }
-    if constexpr (kTmaCopies) {
-      sm90::mbar_wait(q_bar, 0);  // Q̂ landed (everyone's view)
-      if constexpr (T::kPipelined) sm90::mbar_wait(full_bar(0), 0);  // and block 0's K̂
-    } else {
-      // Q̂ landed (this thread's part); pipelined: block 0 too.
-      if constexpr (T::kPipelined) cp_async_wait<kAhead - 1>(); else cp_async_wait<kAhead>();
-      __syncthreads();
-    }
+    // Q̂ landed (this thread's part); pipelined: block 0 too.
+    if constexpr (T::kPipelined) cp_async_wait<kAhead - 1>(); else cp_async_wait<kAhead>();
+    __syncthreads();
 #ifdef INTFA_SM80_TRACE
     trace[1] = globaltimer_ns();
 #endif
@@ -400,12 +342,6 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
     for (int blk = 0; blk < n_blocks; ++blk) {
       // Block blk landed (this thread's part); pipelined: block blk+1 too.
       if constexpr (T::kPipelined) cp_async_wait<kAhead - 2>(); else cp_async_wait<kAhead - 1>();
-      if constexpr (kTmaCopies) {  // the block's K̂ and V̂ᵀ (pipelined: block blk+1's K̂ too)
-        sm90::mbar_wait(full_bar(stage), block_parity(blk));
-        if constexpr (T::kPipelined)
-          if (blk + 1 < n_blocks)
-            sm90::mbar_wait(full_bar(stage == T::kStages - 1 ? 0 : stage + 1), block_parity(blk + 1));
-      }
       // Everyone's part landed, and everyone finished block blk-1 (and the Q̂
       // fragments), so the stage that block blk+kAhead goes to (blk-1's) is free.
       __syncthreads();
@@ -485,23 +421,6 @@ __device__ __forceinline__ void attention_tile(const KernelParams& p, const sm90
     rec.sm = smid();
     rec.blocks = n_blocks;
   }
-#endif
-}
-
-template <class T>
-__global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
-    attention_kernel(const KernelParams p) {
-  static_assert(!T::kTma, "TMA instantiations run attention_kernel_tma");
-  attention_tile<T>(p, nullptr);
-}
-
-// The TMA instantiations (sm_90 only; compiled in the 90a-only object library).
-template <class T>
-__global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
-    attention_kernel_tma(const __grid_constant__ sm90::Params prm) {
-  static_assert(T::kTma, "cp.async instantiations run attention_kernel");
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  attention_tile<T>(prm.p, &prm);
 #endif
 }
 

@@ -19,12 +19,16 @@
 
 namespace intfa::cuda {
 
-#ifdef INTFA_SM80_TRACE
-// Trace builds only: the stamps of the warps on SMs 0 and 1, in the format
-// of the wgmma kernel's trace (bench/sm90_trace_summary.py; "consumer" =
-// warp, t0..t5 = entry, Q̂, first block, loop done, end, rows finished).
 template <class T>
-void print_trace(int64_t num_ctas, cudaStream_t stream) {
+void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stream) {
+  static std::atomic<uint64_t> configured{0};
+  opt_in_shared_memory(attention_kernel<T>, T::kSmemBytes, configured);
+  attention_kernel<T><<<static_cast<unsigned>(num_ctas), T::kThreads, T::kSmemBytes, stream>>>(p);
+  check_launch("attention_kernel");
+#ifdef INTFA_SM80_TRACE
+  // Trace builds only: the stamps of the warps on SMs 0 and 1, in the format
+  // of the wgmma kernel's trace (bench/sm90_trace_summary.py; "consumer" =
+  // warp, t0..t5 = entry, Q̂, first block, loop done, end, rows finished).
   const int64_t records = std::min<int64_t>(num_ctas * T::kWarps, kSm80TraceWarps);
   std::vector<Sm80TraceRecord> host(static_cast<size_t>(records));
   INTFA_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -36,30 +40,6 @@ void print_trace(int64_t num_ctas, cudaStream_t stream) {
                 static_cast<long long>(i / T::kWarps), static_cast<long long>(i % T::kWarps), r.blocks,
                 r.t[0], r.t[1], r.t[2], r.t[3], r.t[4], r.t[5]);
   }
-}
-#endif
-
-template <class T>
-void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stream) {
-  static std::atomic<uint64_t> configured{0};
-  opt_in_shared_memory(attention_kernel<T>, T::kSmemBytes, configured);
-  attention_kernel<T><<<static_cast<unsigned>(num_ctas), T::kThreads, T::kSmemBytes, stream>>>(p);
-  check_launch("attention_kernel");
-#ifdef INTFA_SM80_TRACE
-  print_trace<T>(num_ctas, stream);
-#endif
-}
-
-// The TMA instantiations (CopyEngine::tma): the tensor maps come with the
-// parameters, as for the wgmma kernel (sm90::Params, encoded by backend.cu).
-template <class T>
-void launch_attention_tma(const sm90::Params& prm, int64_t num_ctas, cudaStream_t stream) {
-  static std::atomic<uint64_t> configured{0};
-  opt_in_shared_memory(attention_kernel_tma<T>, T::kSmemBytes, configured);
-  attention_kernel_tma<T><<<static_cast<unsigned>(num_ctas), T::kThreads, T::kSmemBytes, stream>>>(prm);
-  check_launch("attention_kernel_tma");
-#ifdef INTFA_SM80_TRACE
-  print_trace<T>(num_ctas, stream);
 #endif
 }
 
@@ -69,8 +49,3 @@ void launch_attention_tma(const sm90::Params& prm, int64_t num_ctas, cudaStream_
   template void intfa::cuda::launch_attention<intfa::cuda::KernelTraits<                       \
       D, intfa::cuda::PMode::MODE, BN, WARPS, intfa::cuda::LoopSchedule::SCHED>>(              \
       const intfa::cuda::KernelParams&, int64_t, cudaStream_t);
-
-#define INTFA_INSTANTIATE_ATTENTION_TMA(D, MODE, BN, WARPS, SCHED)                             \
-  template void intfa::cuda::launch_attention_tma<intfa::cuda::KernelTraits<                   \
-      D, intfa::cuda::PMode::MODE, BN, WARPS, intfa::cuda::LoopSchedule::SCHED,                 \
-      intfa::cuda::CopyEngine::tma>>(const intfa::cuda::sm90::Params&, int64_t, cudaStream_t);

@@ -41,38 +41,13 @@ constexpr const char* schedule_name(LoopSchedule s) {
   return s == LoopSchedule::plain ? "plain" : "pipelined";
 }
 
-// How K̂ and V̂ᵀ reach shared memory (one kernel instantiation each).
-enum class CopyEngine : int32_t {
-  // Every thread copies 16-byte chunks with cp.async (sm_80 and later). V̂ᵀ
-  // in natural token order; the K̂ rows of S are permuted to match it.
-  cp_async = 0,
-  // One thread issues a bulk tensor copy (TMA, sm_90) per tile, completion
-  // counted on an mbarrier. The TMA writes rows in order with its own
-  // swizzle, so K̂ stays in natural key order and V̂ᵀ must come in
-  // interleaved16 order (params.hpp), the one the wgmma kernel reads.
-  // Removes the 16 cp.async per thread and block of the 128-key D = 128
-  // kernel (docs/PERF.md). Head dims up to 128 (one swizzle span per row).
-  tma = 1,
-};
-
-constexpr const char* copy_engine_name(CopyEngine c) {
-  return c == CopyEngine::cp_async ? "cp.async" : "tma";
-}
-
 template <int kHeadDim_, PMode kMode_, int kBlockN_, int kWarps_ = 8,
-          LoopSchedule kSchedule_ = LoopSchedule::plain, CopyEngine kCopy_ = CopyEngine::cp_async>
+          LoopSchedule kSchedule_ = LoopSchedule::plain>
 struct KernelTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr PMode kMode = kMode_;
   static constexpr int kBlockN = kBlockN_;  // keys per block = AttentionParams::kv_block
   static constexpr bool kIntP = kMode == PMode::int8_running || kMode == PMode::uint8_block;
-  static constexpr CopyEngine kCopy = kCopy_;
-  static constexpr bool kTma = kCopy == CopyEngine::tma;
-  static_assert(!kTma || (kIntP && kHeadDim <= 128),
-                "TMA copies: 8-bit P (interleaved16 V̂ᵀ) and rows of at most 128 bytes");
-  // S columns are keys in natural order (K̂ rows read in order) unless the
-  // 8-bit P of the cp.async kernel needs them permuted (key_of_column).
-  static constexpr bool kNaturalKeys = !kIntP || kTma;
 
   // 8 warps (128 rows) or 4 warps (64 rows) per CTA. With 4, two or more
   // CTAs share an SM at the same registers per thread: their per-block
@@ -130,27 +105,17 @@ struct KernelTraits {
   static constexpr int kVRowChunks = kVRowBytes / 16;
   static constexpr int kVTileBytes = kVRows * kVRowBytes;
   static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;  // kBlockN floats
-  // TMA: every tile starts on a 1024-byte boundary, the period of the 128-byte
-  // swizzle, which the copy engine computes from the shared-memory address.
-  static constexpr int kStageAlign = kTma ? 1024 : 128;
-  static constexpr int kStageBytes =
-      (kScaleOffset + kBlockN * 4 + kStageAlign - 1) / kStageAlign * kStageAlign;
+  static constexpr int kStageBytes = kScaleOffset + kBlockN * 4;
   // Q̂ tile (kBlockM rows of kHeadDim bytes), loaded once into the last stage
   // before that stage is first used.
   static constexpr int kQTileBytes = kBlockM * kHeadDim;
-  // TMA: the stages' mbarriers (one per stage, one for Q̂) after the stages,
-  // and slack to align the dynamic shared memory to 1024 bytes.
-  static constexpr int kBarrierOffset = kStages * kStageBytes;
-  static constexpr int kTxBytesPerStage = kKTileBytes + kVTileBytes;  // scales go by cp.async
-  static constexpr int kSmemBytes =
-      kTma ? kBarrierOffset + 8 * (kStages + 1) + 1024 : kStages * kStageBytes;
+  static constexpr int kSmemBytes = kStages * kStageBytes;
 
   static_assert(kHeadDim % 32 == 0 && kHeadDim >= 64, "head dim: multiple of 32, at least 64");
   static_assert(kBlockN % 32 == 0, "key block: multiple of 32");
   static_assert(kQTileBytes <= kStageBytes, "Q̂ tile must fit in one stage");
   static_assert(kKRowChunks >= 4 && kVRowChunks >= 4, "rows of at least 64 bytes");
-  static_assert(kStageBytes % kStageAlign == 0 && kKTileBytes % kStageAlign == 0,
-                "stages and V tiles keep their alignment");
+  static_assert(kStageBytes % 128 == 0, "stages stay 128-byte aligned");
   // |Q̂·K̂| <= 127²·D and |P̂·V̂| <= 255·127·kBlockN must stay below 2^22 for
   // the exact int -> float conversion (ptx.cuh).
   static_assert(127 * 127 * kHeadDim < (1 << 22), "QK dot range");
@@ -170,11 +135,8 @@ struct KernelTraits {
   static constexpr INTFA_HD int swizzle_permuted(int row) {
     return kRowChunks >= 8 ? ((row & 1) | ((row >> 1) & 6)) : ((row >> 2) & 3);
   }
-  // With TMA the swizzles equal the copy engine's (tests/cuda/test_layout.cpp
-  // replays the TMA writes): chunk ^= bits 7..9 (128-byte swizzle) or 7..8
-  // (64-byte swizzle) of the address, i.e. swizzle_consecutive of the row.
   static constexpr INTFA_HD int k_offset(int row, int chunk) {
-    const int s = kNaturalKeys ? swizzle_consecutive<kKRowChunks>(row) : swizzle_permuted<kKRowChunks>(row);
+    const int s = kIntP ? swizzle_permuted<kKRowChunks>(row) : swizzle_consecutive<kKRowChunks>(row);
     return row * kHeadDim + ((chunk ^ s) << 4);
   }
   static constexpr INTFA_HD int q_offset(int row, int chunk) {
@@ -190,9 +152,8 @@ struct KernelTraits {
   // m16n8k32 P·V product as keys in natural order: thread t's columns
   // 2t, 2t+1 of tiles 2i and 2i+1 become keys 4t..4t+3 (+16 for tiles 2, 3 of
   // each 32-key group). V̂ᵀ is then read in natural order. 16-bit P: identity.
-  // TMA (interleaved16 V̂ᵀ) and 16-bit P: identity.
   static constexpr INTFA_HD int key_of_column(int n) {
-    if (kNaturalKeys) return n;
+    if (!kIntP) return n;
     return (n & ~15) | (((n & 7) >> 1) << 2) | (((n >> 3) & 1) << 1) | (n & 1);
   }
   // Key (within the block) of element e (0..3) of S tile j for thread t.
