@@ -85,7 +85,7 @@ def main():
             if m in methods]
     show += [m for m in methods if m not in show and not m.endswith(" e2e")]
     head = f"{'D':>4} {'mask':>6} {'S':>6} " + " ".join(f"{m:>10}" for m in show) + \
-        f" {'intfa/fl':>9} {'intfa/cu':>9}"
+        f" {'intfa/fl':>9} {'intfa/cu':>9} {'sm80/fl':>9}"
     print("\nTOPS (B=4, H=32, fp16 inputs; intfa: kernel on pre-quantized inputs, e2e: quantization + attention)")
     print(head)
     print("-" * len(head))
@@ -97,7 +97,7 @@ def main():
         def ratio(a, b):
             return f"{row[a] / row[b]:>9.2f}" if row.get(a) and row.get(b) else f"{'-':>9}"
         print(f"{d:>4} {'causal' if causal else 'full':>6} {s:>6} {cells} {ratio('intfa', 'flash')} "
-              f"{ratio('intfa', 'cudnn')}")
+              f"{ratio('intfa', 'cudnn')} {ratio('intfa sm80', 'flash')}")
 
 
 if __name__ == "__main__":

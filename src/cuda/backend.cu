@@ -172,9 +172,15 @@ int current_device() {
 
 // ---- the Hopper kernel ----------------------------------------------------------------
 
+// INTFA_CUDA_KERNEL: unset, "auto" or "sm90" = the fastest kernel, "sm80" =
+// the mma.sync kernel. Any other value is an error rather than a silent
+// default, so a misspelt experiment does not measure the wrong kernel.
 bool forced_sm80() {
   const char* env = std::getenv("INTFA_CUDA_KERNEL");
-  return env != nullptr && std::string(env) == "sm80";
+  const std::string v = env != nullptr ? env : "";
+  if (v.empty() || v == "auto" || v == "sm90") return false;
+  if (v == "sm80") return true;
+  invalid("INTFA_CUDA_KERNEL=" + v + " is not a kernel choice (auto, sm90 or sm80)");
 }
 
 // Compute capability 9.0 (H100, H200) on the current device.

@@ -686,6 +686,25 @@ TEST(CudaAttention, BadInputsGiveClearErrors) {
   }
 }
 
+// INTFA_CUDA_KERNEL (the kernel-choice override of experiments and of
+// bench/gpu.sh) accepts auto, sm90 and sm80; anything else is an error, not
+// a silent default that would measure the wrong kernel.
+TEST(CudaAttention, UnknownKernelChoiceIsAnError) {
+  INTFA_REQUIRE_GPU();
+  for (const char* value : {"auto", "sm90", "sm80", ""}) {
+    ScopedEnv env("INTFA_CUDA_KERNEL", value);
+    EXPECT_NO_THROW(default_vt_order(Backend::cuda)) << "INTFA_CUDA_KERNEL=" << value;
+  }
+  ScopedEnv env("INTFA_CUDA_KERNEL", "sm100");
+  try {
+    default_vt_order(Backend::cuda);
+    ADD_FAILURE() << "INTFA_CUDA_KERNEL=sm100 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), StatusCode::invalid_argument) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a kernel choice"), std::string::npos) << e.what();
+  }
+}
+
 // Small shapes for compute-sanitizer (memcheck, racecheck): every kernel
 // instantiation, ragged and causal blocks. bench/gpu.sh runs this filter. On a
 // Hopper device every int8-V case also runs on the wgmma kernel: each of its
