@@ -122,23 +122,20 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     for (int n = 0; n < n_blocks; ++n) {
       const int s = n % T::kStages, use = n / T::kStages;
       if (use > 0) mbar_wait(empty_bar(s), (use - 1) & 1);
-      // The copies go out before the scale stores, which wait for the scale
-      // loads: with the stores first, block 0's K̂ and V̂ᵀ left only after a
-      // k_scale round trip. The bytes are announced without arriving, and
-      // every lane arrives once its scales are stored.
+      float* dst = reinterpret_cast<float*>(base_ptr + (stage_addr(s) - base) + T::kScaleOffset) +
+                   lane * kScalesPerLane;
+#pragma unroll
+      for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
       if (lane == 0) {
-        mbar_expect_tx(full_bar(s), T::kStageTxBytes);
+        mbar_arrive_expect_tx(full_bar(s), T::kStageTxBytes);
 #pragma unroll
         for (int pn = 0; pn < T::kQKPanels; ++pn)
           tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes, &prm.tma_k, full_bar(s),
                       pn * T::kQKSwizzle, hk, n * kBlockN, b);
         tma_load_4d(stage_addr(s) + T::kVOffset, &prm.tma_v, full_bar(s), n * kBlockN, 0, hk, b);
+      } else {
+        mbar_arrive(full_bar(s));
       }
-      float* dst = reinterpret_cast<float*>(base_ptr + (stage_addr(s) - base) + T::kScaleOffset) +
-                   lane * kScalesPerLane;
-#pragma unroll
-      for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
-      mbar_arrive(full_bar(s));
       if (n + 1 < n_blocks) load_scales(n + 1);
     }
     return;
