@@ -248,13 +248,13 @@ bool encode_sm90_maps(const AttentionParams& p, const cuda::Sm90Config& c, cuda:
       !cuda::sm90::encode_tensor_map_4d(
           &out->tma_k, p.k, {u(p.head_dim), u(p.kv_heads), u(p.seqlen_k), u(p.batch)},
           {u(p.k_head_stride), u(p.k_row_stride), u(p.k_batch_stride)},
-          {panel, 1, static_cast<uint32_t>(c.block_n), 1}, c.qk_swizzle, why))
+          {panel, 1, static_cast<uint32_t>(c.k_box_rows), 1}, c.qk_swizzle, why))
     return *why = "K̂: " + *why, false;
   if (p.v != nullptr &&
       !cuda::sm90::encode_tensor_map_4d(
           &out->tma_v, p.v, {u(p.v_seq_padded), u(p.head_dim), u(p.kv_heads), u(p.batch)},
           {u(p.v_row_stride), u(p.v_head_stride), u(p.v_batch_stride)},
-          {static_cast<uint32_t>(c.block_n), static_cast<uint32_t>(p.head_dim), 1, 1}, c.block_n,
+          {static_cast<uint32_t>(c.block_n), static_cast<uint32_t>(c.v_box_rows), 1, 1}, c.block_n,
           why))
     return *why = "V̂ᵀ: " + *why, false;
   return true;

@@ -43,6 +43,8 @@ struct Sm90Config {
   int32_t block_m;
   int32_t block_n;
   int32_t qk_swizzle;  // bytes: column panel width of the Q̂ / K̂ tiles
+  int32_t k_box_rows;  // keys per K̂ TMA box
+  int32_t v_box_rows;  // channels per V̂ᵀ TMA box
   int32_t smem_bytes;
   int32_t threads;
   void (*launch)(const sm90::Params&, int64_t num_ctas, cudaStream_t stream);

@@ -128,11 +128,17 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       for (int i = 0; i < kScalesPerLane; ++i) dst[i] = sc[i];
       if (lane == 0) {
         mbar_arrive_expect_tx(full_bar(s), T::kStageTxBytes);
+        // K̂ panels and V̂ᵀ in kTmaSplit boxes each (kernel_traits.hpp).
 #pragma unroll
         for (int pn = 0; pn < T::kQKPanels; ++pn)
-          tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes, &prm.tma_k, full_bar(s),
-                      pn * T::kQKSwizzle, hk, n * kBlockN, b);
-        tma_load_4d(stage_addr(s) + T::kVOffset, &prm.tma_v, full_bar(s), n * kBlockN, 0, hk, b);
+#pragma unroll
+          for (int q = 0; q < T::kTmaSplit; ++q)
+            tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes + q * T::kKBoxRows * T::kQKSwizzle,
+                        &prm.tma_k, full_bar(s), pn * T::kQKSwizzle, hk, n * kBlockN + q * T::kKBoxRows, b);
+#pragma unroll
+        for (int q = 0; q < T::kTmaSplit; ++q)
+          tma_load_4d(stage_addr(s) + T::kVOffset + q * T::kVBoxRows * kBlockN, &prm.tma_v, full_bar(s),
+                      n * kBlockN, q * T::kVBoxRows, hk, b);
       } else {
         mbar_arrive(full_bar(s));
       }

@@ -12,8 +12,8 @@ namespace intfa::cuda::sm90 {
 
 struct Params {
   CUtensorMap tma_q;  // Q̂ [B, Sq, H, D] as dims (D, H, Sq, B), box (panel, 1, kBlockM, 1)
-  CUtensorMap tma_k;  // K̂ [B, Sk, Hk, D] as dims (D, Hk, Sk, B), box (panel, 1, kBlockN, 1)
-  CUtensorMap tma_v;  // V̂ᵀ [B, Hk, D, Sk_pad] as dims (Sk_pad, D, Hk, B), box (kBlockN, D, 1, 1)
+  CUtensorMap tma_k;  // K̂ [B, Sk, Hk, D] as dims (D, Hk, Sk, B), box (panel, 1, kKBoxRows, 1)
+  CUtensorMap tma_v;  // V̂ᵀ [B, Hk, D, Sk_pad] as dims (Sk_pad, D, Hk, B), box (kBlockN, kVBoxRows, 1, 1)
   KernelParams p;
 };
 

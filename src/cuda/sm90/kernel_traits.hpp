@@ -122,6 +122,22 @@ struct Traits {
   // Dynamic shared memory is only 16-byte aligned: 1024 bytes of slack.
   static constexpr int kSmemBytes = kBarrierOffset + kBarrierBytes + 1024;
   static constexpr uint32_t kStageTxBytes = kKTileBytes + kVTileBytes;  // TMA bytes per stage
+  // Each K̂ panel and the V̂ᵀ tile arrive as kTmaSplit boxes of kKBoxRows keys
+  // / kVBoxRows channels rather than one box each: the same shared-memory
+  // image (every box starts on a whole swizzle period), in smaller bursts.
+  // Measured on the H100 (docs/PERF.md, twelfth session): 4 boxes +1% at
+  // S = 4k and +4% at 16k for D = 128. INTFA_SM90_SPLIT overrides it for
+  // timing experiments.
+#ifdef INTFA_SM90_SPLIT
+  static constexpr int kTmaSplit = INTFA_SM90_SPLIT;
+#else
+  static constexpr int kTmaSplit = 4;
+#endif
+  static constexpr int kKBoxRows = kBlockN / kTmaSplit;
+  static constexpr int kVBoxRows = kHeadDim / kTmaSplit;
+  static_assert(kBlockN % kTmaSplit == 0 && kHeadDim % kTmaSplit == 0 && kKBoxRows % 8 == 0 &&
+                    kVBoxRows % 8 == 0,
+                "boxes of whole 8-row swizzle periods");
 
   static_assert(kQTileBytes % 1024 == 0 && kKTileBytes % 1024 == 0 && kVTileBytes % 1024 == 0,
                 "tiles stay 1024-byte aligned");
