@@ -525,6 +525,90 @@ TEST(CudaAttention, Deterministic) {
   EXPECT_EQ(o1.download<uint16_t>(), o2.download<uint16_t>());
 }
 
+// The mma.sync kernel's tile walk (fewer CTAs than tiles, each running on
+// into its next tiles with the copy pipeline kept full; non-causal calls
+// whose tiles have at least two key blocks) gives the same bits as one CTA
+// per tile: same per-tile arithmetic, only the schedule differs. Every
+// output element and LSE is written (poisoned buffers), for walks of 2, 3 and
+// 7 tiles per CTA and one CTA per resident slot; causal and one-block calls
+// fall back to one CTA per tile. Each run is also checked against the CPU
+// by RandomShapesMatchCpuAndReference with the default schedule.
+TEST(CudaAttention, TileWalkMatchesOneCtaPerTile) {
+  INTFA_REQUIRE_GPU();
+  auto rng = rng_for_test();
+  ScopedEnv kernel("INTFA_CUDA_KERNEL", "sm80");
+  struct WalkCase {
+    Shape s;
+    const char* recipe;
+    bool causal;
+  };
+  const WalkCase cases[] = {
+      {{2, 6, 2, 333, 517, 128}, "intfa", false},   // GQA, ragged Sq and Sk
+      {{1, 4, 4, 200, 129, 128}, "paper", false},   // two key blocks, the pipelined kernel
+      {{3, 4, 1, 97, 700, 64}, "intfa", false},     // MQA
+      {{1, 3, 3, 150, 300, 256}, "intfa", false},
+      {{2, 2, 1, 130, 260, 128}, "half-int8", false},
+      {{1, 2, 2, 260, 100, 128}, "intfa", false},   // one key block: no walk
+      {{1, 4, 2, 333, 517, 128}, "intfa", true},    // causal: no walk
+  };
+  for (const WalkCase& wc : cases) {
+    const Shape& s = wc.s;
+    SCOPED_TRACE(s.str() + " " + wc.recipe + (wc.causal ? " causal" : ""));
+    const Inputs x = make_inputs(s, rng);
+    std::vector<uint8_t> qh = encode(x.q, DType::f16), kh = encode(x.k, DType::f16),
+                         vh = encode(x.v, DType::f16);
+    GuardedBuffer q(qh.size()), k(kh.size()), v(vh.size());
+    q.upload(qh.data(), qh.size()), k.upload(kh.data(), kh.size()), v.upload(vh.data(), vh.size());
+    AttentionOptions opt;
+    opt.recipe = parse_recipe(wc.recipe);
+    opt.causal = wc.causal;
+    const int64_t n_lse = s.batch * s.heads * s.seqlen_q;
+    auto run = [&](const char* tiles_per_cta, std::vector<uint16_t>* out, std::vector<float>* lse) {
+      ScopedEnv walk("INTFA_SM80_TILES_PER_CTA", tiles_per_cta);
+      GuardedBuffer o(x.q.size() * 2), l(static_cast<size_t>(n_lse) * 4);
+      attention(TensorView::bshd(q.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
+                TensorView::bshd(k.get(), DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim),
+                TensorView::bshd(v.get(), DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim),
+                TensorView::bshd(o.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
+                l.as<float>(), opt);
+      INTFA_CUDA_OK(cudaDeviceSynchronize());
+      *out = o.download<uint16_t>();
+      *lse = l.download<float>();
+      EXPECT_EQ(o.guard_damage() + l.guard_damage(), 0u) << "written out of bounds";
+      size_t unwritten = 0;
+      for (uint16_t h : *out) unwritten += h == 0xffff;
+      for (float f : *lse) unwritten += std::isnan(f);
+      EXPECT_EQ(unwritten, 0u) << "elements left poisoned with " << tiles_per_cta << " tiles per CTA";
+    };
+    std::vector<uint16_t> out_one;
+    std::vector<float> lse_one;
+    run("1", &out_one, &lse_one);
+    for (const char* walk : {"2", "3", "7", "0"}) {
+      std::vector<uint16_t> out;
+      std::vector<float> lse;
+      run(walk, &out, &lse);
+      EXPECT_EQ(out, out_one) << walk << " tiles per CTA";
+      EXPECT_EQ(lse, lse_one) << walk << " tiles per CTA";
+    }
+  }
+  {
+    ScopedEnv bad("INTFA_SM80_TILES_PER_CTA", "two");
+    const Shape s{1, 2, 2, 64, 64, 64};
+    const std::vector<uint8_t> qh = encode(make_inputs(s, rng).q, DType::f16);
+    GuardedBuffer q(qh.size()), o(qh.size());
+    q.upload(qh.data(), qh.size());
+    try {
+      attention(TensorView::bshd(q.get(), DType::f16, 1, 64, 2, 64),
+                TensorView::bshd(q.get(), DType::f16, 1, 64, 2, 64),
+                TensorView::bshd(q.get(), DType::f16, 1, 64, 2, 64),
+                TensorView::bshd(o.get(), DType::f16, 1, 64, 2, 64), nullptr, AttentionOptions{});
+      ADD_FAILURE() << "a malformed INTFA_SM80_TILES_PER_CTA was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("INTFA_SM80_TILES_PER_CTA"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // The one-call API from fp16 device inputs against the CPU's one call on the
 // same fp16 values (quantization included).
 TEST(CudaAttention, OneCallMatchesCpu) {
