@@ -318,7 +318,6 @@ cuda::KernelParams kernel_params(const AttentionParams& p, int32_t block_m) {
   k.head_ratio = p.heads / p.kv_heads;
   k.seqlen_q = p.seqlen_q, k.seqlen_k = p.seqlen_k;
   k.num_q_blocks = (p.seqlen_q + block_m - 1) / block_m;
-  k.num_tiles = k.num_q_blocks * p.heads * p.batch;  // <= INT_MAX (check_supported)
   k.score_scale_log2 = p.score_scale_log2;
   k.softmax_scale = p.softmax_scale;
   k.causal = p.causal;
@@ -472,7 +471,8 @@ void attention(const AttentionParams& p) {
   PMode mode{};
   const AttentionConfig& c = select(p, &mode);
   const cuda::KernelParams k = kernel_params(p, c.block_m);
-  c.launch(k, static_cast<cudaStream_t>(p.stream));
+  const int64_t ctas = static_cast<int64_t>(k.num_q_blocks) * p.heads * p.batch;
+  c.launch(k, ctas, static_cast<cudaStream_t>(p.stream));
 }
 
 void begin_deferred_finite_check(void* stream) {

@@ -26,24 +26,11 @@ struct AttentionConfig {
   int32_t block_m;
   int32_t threads;
   LoopSchedule schedule;
-  void (*launch)(const KernelParams&, cudaStream_t stream);  // p.num_tiles tiles
+  void (*launch)(const KernelParams&, int64_t num_ctas, cudaStream_t stream);
 };
 
 template <class T>
-void launch_attention(const KernelParams& p, cudaStream_t stream);
-
-// CTAs of an mma.sync launch of p.num_tiles tiles. One per tile, unless every
-// tile has the same key blocks, more than `ahead_blocks` of them
-// (non-causal), so that a CTA can run on into a next tile without draining
-// its copy pipeline: then tiles / tiles_per_cta CTAs, 0 meaning one CTA per
-// resident slot (`resident_ctas`, the device's SMs times the kernel's
-// occupancy; a function, so that it is only queried when needed), which take
-// the remaining tiles from a counter (KernelParams::tile_counter).
-int64_t attention_grid(const KernelParams& p, int block_n, int ahead_blocks,
-                       int64_t (*resident_ctas)());
-// Tiles per CTA of attention_grid: INTFA_SM80_TILES_PER_CTA (a timing hook,
-// docs/PERF.md), else the default.
-int tiles_per_cta();
+void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stream);
 
 // All instantiated kernels; the first entry for a (head dim, mode) is the
 // default key block.

@@ -148,11 +148,7 @@ void check_traits() {
   ASSERT_EQ(*v_dst.begin(), T::kKTileBytes);
   ASSERT_EQ(*v_dst.rbegin(), T::kScaleOffset - 16);
   ASSERT_EQ(static_cast<int>(q_dst.size()), M * T::kKRowChunks);
-  ASSERT_EQ(*q_dst.rbegin() + 16, T::kQTileBytes);
-  // The Q̂ tile, its q_scale values and the next-tile slot follow the stages.
-  ASSERT_EQ(T::kQOffset, T::kStages * T::kStageBytes);
-  ASSERT_EQ(T::kQScaleOffset % 16, 0);
-  ASSERT_LE(T::kNextTileOffset + 4, T::kSmemBytes);
+  ASSERT_LE(*q_dst.rbegin() + 16, T::kStageBytes);
 
   // Data: Q̂ [M, D], K̂ [N, D] int8; V [N, D] (int8 or small integers in fp16).
   std::uniform_int_distribution<int> i8(-127, 127), u8(0, 255), small(-8, 8);
@@ -163,7 +159,7 @@ void check_traits() {
   for (auto& x : V) x = T::kIntP ? i8(rng) : small(rng);
   for (auto& x : P) x = T::kMode == PMode::uint8_block ? u8(rng) : T::kIntP ? u8(rng) / 2 : small(rng);
 
-  std::vector<uint8_t> qs(static_cast<size_t>(T::kQTileBytes), 0), st(static_cast<size_t>(T::kStageBytes), 0);
+  std::vector<uint8_t> qs(static_cast<size_t>(T::kStageBytes), 0), st(static_cast<size_t>(T::kStageBytes), 0);
   for (int r = 0; r < M; ++r)
     for (int c = 0; c < T::kKRowChunks; ++c)
       std::memcpy(&qs[static_cast<size_t>(T::q_offset(r, c))], &Q[static_cast<size_t>(r * D + 16 * c)], 16);

@@ -19,14 +19,14 @@ namespace intfa::cuda {
 inline constexpr float kLn2 = 0.693147180559945309f;  // as src/cpu/softmax_row.hpp
 inline constexpr float kNegInf = -__builtin_huge_valf();
 
-// The (batch, head, query block) of tile `tile` (of this CTA, tile_of_block):
-// query blocks vary fastest so the CTAs resident together share K/V in L2,
-// and the heaviest (causal: last) query blocks start first.
+// The (batch, head, query block) of this CTA: query blocks vary fastest so
+// the CTAs resident together share K/V in L2, and the heaviest (causal: last)
+// query blocks start first.
 struct TileCoords {
   int b, h, hk, m0;
 };
-__device__ __forceinline__ TileCoords tile_coords(const KernelParams& p, int tile, int block_m) {
-  int64_t linear = tile;
+__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
+  int64_t linear = blockIdx.x;
   const int qb = p.num_q_blocks - 1 - static_cast<int>(linear % p.num_q_blocks);
   linear /= p.num_q_blocks;
   TileCoords c;
@@ -35,9 +35,6 @@ __device__ __forceinline__ TileCoords tile_coords(const KernelParams& p, int til
   c.hk = c.h / p.head_ratio;
   c.m0 = qb * block_m;
   return c;
-}
-__device__ __forceinline__ TileCoords tile_of_block(const KernelParams& p, int block_m) {
-  return tile_coords(p, static_cast<int>(blockIdx.x), block_m);
 }
 
 // Keys visible to query row `row` (exclusive bound), bottom-right aligned.

@@ -86,50 +86,57 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   unsigned long long trace[6] = {globaltimer_ns(), 0, 0, 0, 0, 0};
 #endif
 
-  // ---- the CTA's tiles ---------------------------------------------------------------
-  // The first tile is blockIdx.x; the host launches fewer CTAs than tiles
-  // (launch_attention) only when every tile has the same key blocks, more
-  // than kAhead of them (non-causal), and then each CTA takes its next tile
-  // from p.tile_counter (tiles gridDim.x, gridDim.x + 1, ... in the order the
-  // CTAs ask, so they finish together). The next tile's Q̂, q_scale and first
-  // kAhead blocks go into shared memory during this tile's last blocks, so a
-  // tile's start latency hides behind the previous tile.
-  constexpr int kAhead = T::kStages - 1;  // blocks in flight ahead of the one computed
-  TileCoords tile = tile_coords(p, static_cast<int>(blockIdx.x), kBlockM);
+  const TileCoords tile = tile_of_block(p, kBlockM);
+  const int b = tile.b, h = tile.h, hk = tile.hk, m0 = tile.m0;
   auto visible = [&](int row) { return visible_keys(p, row); };
-  auto blocks_of = [&](const TileCoords& c) {
-    return (visible(min(c.m0 + kBlockM, p.seqlen_q) - 1) + kBlockN - 1) / kBlockN;
-  };
+  const int last_row = min(m0 + kBlockM, p.seqlen_q) - 1;
+  const int n_blocks = (visible(last_row) + kBlockN - 1) / kBlockN;
+
+  const int warp_row0 = m0 + 16 * warp;
+  const bool warp_active = warp_row0 < p.seqlen_q;
+  // Keys some row of the warp sees / every row of the warp sees.
+  const int warp_n_end = warp_active ? visible(min(warp_row0 + 15, p.seqlen_q - 1)) : 0;
+  const int warp_n_full = warp_active ? visible(warp_row0) : 0;
+  const int row_of[2] = {warp_row0 + g, warp_row0 + g + 8};
+  const int visible_of[2] = {visible(row_of[0]), visible(row_of[1])};
+
+  const int8_t* q_base = p.q + b * p.q_batch_stride + h * p.q_head_stride;
+  const int8_t* k_base = p.k + b * p.k_batch_stride + hk * p.k_head_stride;
+  const uint8_t* v_base = static_cast<const uint8_t*>(p.v) +
+                          (b * p.v_batch_stride + hk * p.v_head_stride) * (kIntP ? 1 : 2);
+  const float* ks_base = p.k_scale + (static_cast<int64_t>(b) * p.kv_heads + hk) * p.seqlen_k;
 
   const uint32_t smem0 = smem_u32(smem);
   auto stage_addr = [&](int s) { return smem0 + static_cast<uint32_t>(s * T::kStageBytes); };
 
-  // ---- global -> shared copies of K̂, V, key scales ---------------------------------
+  // ---- global -> shared copies ------------------------------------------------
+  auto load_q = [&]() {
+    const uint32_t dst = stage_addr(T::kStages - 1);
+#pragma unroll
+    for (int it = 0; it < kBlockM * T::kKRowChunks / kThreads; ++it) {
+      const int i = tid + it * kThreads;
+      const int r = i / T::kKRowChunks, c = i % T::kKRowChunks;
+      const bool ok = m0 + r < p.seqlen_q;
+      const int8_t* src = ok ? q_base + (m0 + r) * p.q_row_stride + c * 16 : p.q;
+      cp_async_16(dst + T::q_offset(r, c), src, ok ? 16 : 0);
+    }
+  };
   // Each thread's copies of a block are rows r0, r0 + step, ... of one 16-byte
   // column; the step is a multiple of 16 rows, so the swizzle of every copy is
   // that of the first and the destinations are the first plus constants. Only
-  // the row offset n0 changes from block to block, and the (batch, kv head)
-  // base from tile to tile (set_copy_source).
+  // the row offset n0 changes from block to block.
   constexpr int kKStep = kThreads / T::kKRowChunks;   // K̂ rows between copies
   constexpr int kVStep = kThreads / T::kVRowChunks;   // V rows between copies
   static_assert(kKStep % (kIntP ? 16 : 8) == 0 && kVStep % 8 == 0, "copy steps keep the swizzle");
   const int k_r0 = tid / T::kKRowChunks, v_r0 = tid / T::kVRowChunks;
+  const int8_t* k_src0 = k_base + k_r0 * p.k_row_stride + (tid % T::kKRowChunks) * 16;
   const uint32_t k_dst0 = T::k_offset(k_r0, tid % T::kKRowChunks);
   const uint32_t v_dst0 = T::v_offset(v_r0, tid % T::kVRowChunks);
   const int64_t v_row_bytes = p.v_row_stride * (kIntP ? 1 : 2);
+  const uint8_t* v_src0 = kIntP ? v_base + v_r0 * v_row_bytes + (tid % T::kVRowChunks) * 16
+                                : v_base + v_r0 * v_row_bytes + (tid % T::kVRowChunks) * 16;
   const int64_t k_step_bytes = kKStep * p.k_row_stride;
   const int64_t v_step_bytes = kVStep * v_row_bytes;
-  const int8_t* k_src0;    // this thread's first K̂ copy of block 0
-  const uint8_t* v_src0;   // this thread's first V copy of block 0
-  const float* ks_base;    // the key scales of the (batch, kv head)
-  auto set_copy_source = [&](const TileCoords& c) {
-    k_src0 = p.k + c.b * p.k_batch_stride + c.hk * p.k_head_stride + k_r0 * p.k_row_stride +
-             (tid % T::kKRowChunks) * 16;
-    v_src0 = static_cast<const uint8_t*>(p.v) +
-             (c.b * p.v_batch_stride + c.hk * p.v_head_stride) * (kIntP ? 1 : 2) +
-             v_r0 * v_row_bytes + (tid % T::kVRowChunks) * 16;
-    ks_base = p.k_scale + (static_cast<int64_t>(c.b) * p.kv_heads + c.hk) * p.seqlen_k;
-  };
   auto load_kv = [&](int blk, int s) {
     const int n0 = blk * kBlockN;
     const uint32_t dst = stage_addr(s);
@@ -165,33 +172,22 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     }
   };
 
-  // ---- per-tile, per-row state -------------------------------------------------------
-  // Q̂ rows and q_scale of a tile into their region (rows at or past Sq read
-  // as zero): copied with the tile's first key block.
-  auto load_q = [&](const TileCoords& c) {
-    const int8_t* q_tile = p.q + c.b * p.q_batch_stride + c.h * p.q_head_stride;
+  prefetch_column_scales<kHeadDim>(p, b, hk, lane);
+  // ---- per-row state ---------------------------------------------------------------
+  float row_factor[2], m_run[2], l_run[2];
 #pragma unroll
-    for (int it = 0; it < kBlockM * T::kKRowChunks / kThreads; ++it) {
-      const int i = tid + it * kThreads;
-      const int r = i / T::kKRowChunks, ch = i % T::kKRowChunks;
-      const bool ok = c.m0 + r < p.seqlen_q;
-      const int8_t* src = ok ? q_tile + (c.m0 + r) * p.q_row_stride + ch * 16 : p.q;
-      cp_async_16(smem0 + T::kQOffset + T::q_offset(r, ch), src, ok ? 16 : 0);
-    }
-    if (tid < kBlockM) {
-      const bool ok = c.m0 + tid < p.seqlen_q;
-      const float* src = p.q_scale + (static_cast<int64_t>(c.b) * p.heads + c.h) * p.seqlen_q + c.m0 + tid;
-      cp_async_4(smem0 + T::kQScaleOffset + 4 * tid, ok ? src : p.q_scale, ok ? 4 : 0);
-    }
-  };
-  uint32_t qf[T::kDChunks][4];  // Q̂ A fragments of the warp's 16 rows
-  float row_factor[2];
-  float m_run[2], l_run[2];
-  // Rows of this thread, and keys they (and every row of the warp) see.
-  int row_of[2] = {0, 0}, visible_of[2] = {0, 0}, warp_n_end = 0, warp_n_full = 0;
+  for (int r = 0; r < 2; ++r) {
+    row_factor[r] = row_factor_of(p, b, h, row_of[r]);
+    m_run[r] = kNegInf;
+    l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
+  }
   // The int -> float bias every integer accumulation starts from (ptx.cuh).
   const int32_t magic[4] = {kMagicBits, kMagicBits, kMagicBits, kMagicBits};
   float acc[T::kDTiles][4];
+#pragma unroll
+  for (int j = 0; j < T::kDTiles; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
 
   // S = Q̂·K̂ᵀ of the K̂ tile at st_k, starting from the magic bias (see
   // int_to_float_biased): no per-element add. n8-tile pairs outer: each pair's
@@ -319,168 +315,111 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     }
   };
 
-  // ---- the first tile's first blocks (one cp.async group each) -------------------------
-  int n_blocks = blocks_of(tile);
-  set_copy_source(tile);
-  prefetch_column_scales<kHeadDim>(p, tile.b, tile.hk, lane);
-  load_q(tile);  // with block 0's group
-#pragma unroll
-  for (int i = 0; i < kAhead; ++i) {
-    if (i < n_blocks) load_kv(i, i);
+  // Blocks in flight ahead of the one computed (one cp.async group each).
+  constexpr int kAhead = T::kStages - 1;
+  if (n_blocks > 0) {
+    load_q();
     cp_async_commit();
-  }
-  int* next_tile_slot = reinterpret_cast<int*>(smem + T::kNextTileOffset);
-
-  int stage = 0;  // stage of the next block computed (the ring runs on across tiles)
-  for (;;) {
-    const int b = tile.b, h = tile.h, hk = tile.hk;
-    // This CTA's next tile: asked for now, published to the CTA in shared
-    // memory before block 1's barrier, read at block n_blocks - kAhead (>= 1).
-    int ticket = 0;
-    if (p.tile_counter != nullptr && tid == 0) ticket = atomicAdd(p.tile_counter, 1);
-    int next_index = p.num_tiles;  // none
-    bool has_next = false;         // CTA-uniform
-    {
-      const int warp_row0 = tile.m0 + 16 * warp;
-      const bool warp_active = warp_row0 < p.seqlen_q;
-      warp_n_end = warp_active ? visible(min(warp_row0 + 15, p.seqlen_q - 1)) : 0;
-      warp_n_full = warp_active ? visible(warp_row0) : 0;
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        row_of[r] = warp_row0 + g + 8 * r;
-        visible_of[r] = visible(row_of[r]);
-        m_run[r] = kNegInf;
-        l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
-      }
-#pragma unroll
-      for (int j = 0; j < T::kDTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+    for (int i = 0; i < kAhead; ++i) {
+      if (i < n_blocks) load_kv(i, i);
+      cp_async_commit();
     }
+    // Q̂ landed (this thread's part); pipelined: block 0 too.
+    if constexpr (T::kPipelined) cp_async_wait<kAhead - 1>(); else cp_async_wait<kAhead>();
+    __syncthreads();
+#ifdef INTFA_SM80_TRACE
+    trace[1] = globaltimer_ns();
+#endif
+    uint32_t qf[T::kDChunks][4];
+#pragma unroll
+    for (int c = 0; c < T::kDChunks; ++c)
+      ldmatrix_x4(qf[c], stage_addr(T::kStages - 1) + T::q_ldsm(lane, warp, c));
+    int32_t s_next[T::kNTiles][4];  // pipelined: S of the next block
+    if constexpr (T::kPipelined) qk(stage_addr(0), s_next, qf);
 
-    if (n_blocks > 0) {
-      // This tile's Q̂ and block 0 landed (pipelined: block 1 too, below).
-      cp_async_wait<kAhead - 1>();
+    int stage = 0;
+    for (int blk = 0; blk < n_blocks; ++blk) {
+      // Block blk landed (this thread's part); pipelined: block blk+1 too.
+      if constexpr (T::kPipelined) cp_async_wait<kAhead - 2>(); else cp_async_wait<kAhead - 1>();
+      // Everyone's part landed, and everyone finished block blk-1 (and the Q̂
+      // fragments), so the stage that block blk+kAhead goes to (blk-1's) is free.
       __syncthreads();
 #ifdef INTFA_SM80_TRACE
-      if (trace[1] == 0) trace[1] = globaltimer_ns();
+      if (blk == 0) trace[2] = globaltimer_ns();
 #endif
+      if (blk + kAhead < n_blocks) load_kv(blk + kAhead, stage == 0 ? T::kStages - 1 : stage - 1);
+      cp_async_commit();
+      const int n0 = blk * kBlockN;
+      const uint32_t st = stage_addr(stage);
+      stage = stage == T::kStages - 1 ? 0 : stage + 1;
+      const uint32_t st_next = stage_addr(stage);
+      if (n0 >= warp_n_end) continue;  // warp-uniform: every row of the warp is masked
+      // The whole block body in each of the two copies (masked, unmasked):
+      // with the branch only around the softmax, ptxas also emitted
+      // divergent-path copies of its shuffles and votes and used more
+      // registers (docs/PERF.md).
+      auto block = [&](auto mask_tag) {
+        // ---- S = Q̂·K̂ᵀ (pipelined: this block's S was issued during the last block) ----
+        int32_t s[T::kNTiles][4];
+        if constexpr (T::kPipelined) {
 #pragma unroll
-      for (int c = 0; c < T::kDChunks; ++c) ldmatrix_x4(qf[c], smem0 + T::kQOffset + T::q_ldsm(lane, warp, c));
-      {
-        const float* qs = reinterpret_cast<const float*>(smem + T::kQScaleOffset) + 16 * warp + g;
+          for (int j = 0; j < T::kNTiles; ++j)
 #pragma unroll
-        for (int r = 0; r < 2; ++r) row_factor[r] = fmaxf(numeric::row_score_factor(qs[8 * r], p.score_scale_log2), FLT_MIN);
-      }
-      int32_t s_next[T::kNTiles][4];  // pipelined: S of the next block
-      if constexpr (T::kPipelined) qk(stage_addr(stage), s_next, qf);
-      for (int blk = 0; blk < n_blocks; ++blk) {
-        // Block blk landed (this thread's part); pipelined: block blk+1 too.
-        if constexpr (T::kPipelined) cp_async_wait<kAhead - 2>(); else cp_async_wait<kAhead - 1>();
-        if (blk == 1 && tid == 0) *next_tile_slot = ticket;
-        // Everyone's part landed, and everyone finished the block before (and
-        // read the Q̂ region), so the stage that block blk+kAhead goes to (the
-        // one before's) and the Q̂ region are free.
-        __syncthreads();
-#ifdef INTFA_SM80_TRACE
-        if (blk == 0 && trace[2] == 0) trace[2] = globaltimer_ns();
-#endif
-        // Copy block blk + kAhead of this tile, or past its end the next
-        // tile's Q̂ and first blocks (a CTA-uniform branch).
-        const int ahead = blk + kAhead;
-        const int load_stage = stage == 0 ? T::kStages - 1 : stage - 1;
-        if (ahead < n_blocks) {
-          load_kv(ahead, load_stage);
-        } else if (p.tile_counter != nullptr) {
-          if (ahead == n_blocks) {
-            next_index = *next_tile_slot + static_cast<int>(gridDim.x);
-            has_next = next_index < p.num_tiles;
-            if (has_next) {
-              const TileCoords nt = tile_coords(p, next_index, kBlockM);
-              set_copy_source(nt);
-              load_q(nt);
-            }
-          }
-          if (has_next) load_kv(ahead - n_blocks, load_stage);
-        }
-        cp_async_commit();
-        const int n0 = blk * kBlockN;
-        const uint32_t st = stage_addr(stage);
-        stage = stage == T::kStages - 1 ? 0 : stage + 1;
-        const uint32_t st_next = stage_addr(stage);
-        if (n0 >= warp_n_end) continue;  // warp-uniform: every row of the warp is masked
-        // The whole block body in each of the two copies (masked, unmasked):
-        // with the branch only around the softmax, ptxas also emitted
-        // divergent-path copies of its shuffles and votes and used more
-        // registers (docs/PERF.md).
-        auto block = [&](auto mask_tag) {
-          // ---- S = Q̂·K̂ᵀ (pipelined: this block's S was issued during the last block) ----
-          int32_t s[T::kNTiles][4];
-          if constexpr (T::kPipelined) {
-#pragma unroll
-            for (int j = 0; j < T::kNTiles; ++j)
-#pragma unroll
-              for (int e = 0; e < 4; ++e) s[j][e] = s_next[j][e];
-            // The next block's IMMAs go out first; the scheduler interleaves them
-            // with this block's softmax (no branch between them). Past the last
-            // block they recompute this stage (valid data, result unused).
-            qk(blk + 1 < n_blocks ? st_next : st, s_next, qf);
-          } else {
-            qk(st, s, qf);
-          }
-          uint32_t pa[kPRegs][4];
-          float weight[2];
-          softmax_phase(mask_tag, st, n0, s, pa, weight);
-          pv_phase(st, pa, weight);
-        };
-        if (n0 + kBlockN > warp_n_full) {  // warp-uniform
-          block(std::true_type{});
+            for (int e = 0; e < 4; ++e) s[j][e] = s_next[j][e];
+          // The next block's IMMAs go out first; the scheduler interleaves them
+          // with this block's softmax (no branch between them). Past the last
+          // block they recompute this stage (valid data, result unused).
+          qk(blk + 1 < n_blocks ? st_next : st, s_next, qf);
         } else {
-          block(std::false_type{});
+          qk(st, s, qf);
         }
+        uint32_t pa[kPRegs][4];
+        float weight[2];
+        softmax_phase(mask_tag, st, n0, s, pa, weight);
+        pv_phase(st, pa, weight);
+      };
+      if (n0 + kBlockN > warp_n_full) {  // warp-uniform
+        block(std::true_type{});
+      } else {
+        block(std::false_type{});
       }
     }
+    cp_async_wait<0>();
+  }
 #ifdef INTFA_SM80_TRACE
-    if (trace[3] == 0) trace[3] = globaltimer_ns();
+  trace[3] = globaltimer_ns();
 #endif
 
-    // ---- epilogue: O = acc · v_scale / l, LSE ---------------------------------------------
-    float column_scales[2 * T::kDTiles];  // see load_column_scales
-    load_column_scales<kHeadDim>(p, b, hk, 0, t, column_scales);
-    float inv_l[2];
+  // ---- epilogue: O = acc · v_scale / l, LSE ---------------------------------------------
+  float column_scales[2 * T::kDTiles];  // see load_column_scales
+  load_column_scales<kHeadDim>(p, b, hk, 0, t, column_scales);
+  float inv_l[2];
 #pragma unroll
-    for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
+  for (int r = 0; r < 2; ++r) inv_l[r] = finish_row(p, b, h, row_of[r], l_run[r], m_run[r], t);
 #ifdef INTFA_SM80_TRACE
-    if (trace[5] == 0) {  // stamp once the rows' sums and every v_scale are in registers
-      float ready = inv_l[0] + inv_l[1];
+  {  // stamp once the rows' sums and every v_scale are in registers
+    float ready = inv_l[0] + inv_l[1];
 #pragma unroll
-      for (int k = 0; k < 2 * T::kDTiles; ++k) ready += column_scales[k];
-      trace[5] = globaltimer_ns() + (ready != ready ? 1 : 0);
-    }
-#endif
-    // Pair j = n8 tile j of the output: columns 8j + 2t, +1.
-    store_output_rows<T::kDTiles, T::kOutputStoreBytes>(
-        p, b, h, row_of, t, [&](int j) { return 8 * j + 2 * t; },
-        [&](int r, int j) {
-          return make_float2(acc[j][2 * r] * column_scales[2 * j] * inv_l[r],
-                             acc[j][2 * r + 1] * column_scales[2 * j + 1] * inv_l[r]);
-        });
-#ifdef INTFA_SM80_TRACE
-    if (trace[4] == 0) trace[4] = globaltimer_ns();
-#endif
-    if (!has_next) break;
-    tile = tile_coords(p, next_index, kBlockM);
-    n_blocks = blocks_of(tile);
-    prefetch_column_scales<kHeadDim>(p, tile.b, tile.hk, lane);
+    for (int k = 0; k < 2 * T::kDTiles; ++k) ready += column_scales[k];
+    trace[5] = globaltimer_ns() + (ready != ready ? 1 : 0);
   }
-  cp_async_wait<0>();
+#endif
+  // Pair j = n8 tile j of the output: columns 8j + 2t, +1.
+  store_output_rows<T::kDTiles, T::kOutputStoreBytes>(
+      p, b, h, row_of, t, [&](int j) { return 8 * j + 2 * t; },
+      [&](int r, int j) {
+        return make_float2(acc[j][2 * r] * column_scales[2 * j] * inv_l[r],
+                           acc[j][2 * r + 1] * column_scales[2 * j + 1] * inv_l[r]);
+      });
 #ifdef INTFA_SM80_TRACE
+  trace[4] = globaltimer_ns();
   const int record = blockIdx.x * T::kWarps + warp;
   if (lane == 0 && record < kSm80TraceWarps) {
     Sm80TraceRecord& rec = g_sm80_trace[record];
     for (int i = 0; i < 6; ++i) rec.t[i] = trace[i];
     rec.sm = smid();
-    rec.blocks = blocks_of(tile_coords(p, blockIdx.x, kBlockM));
+    rec.blocks = n_blocks;
   }
 #endif
 }

@@ -19,38 +19,11 @@
 
 namespace intfa::cuda {
 
-// CTAs of this kernel the current device holds at once.
 template <class T>
-int64_t resident_attention_ctas() {
-  int device = 0, sms = 0, per_sm = 0;
-  INTFA_CUDA_CHECK(cudaGetDevice(&device));
-  INTFA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  INTFA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, attention_kernel<T>,
-                                                                 T::kThreads, T::kSmemBytes));
-  return static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
-}
-
-template <class T>
-void launch_attention(const KernelParams& p, cudaStream_t stream) {
+void launch_attention(const KernelParams& p, int64_t num_ctas, cudaStream_t stream) {
   static std::atomic<uint64_t> configured{0};
   opt_in_shared_memory(attention_kernel<T>, T::kSmemBytes, configured);
-  const int64_t num_ctas = attention_grid(p, T::kBlockN, T::kStages - 1, resident_attention_ctas<T>);
-  KernelParams args = p;
-  // Fewer CTAs than tiles: the tile counter, zeroed in stream order, so that
-  // launches on other streams or in other graphs never share one.
-  struct Counter {
-    int32_t* ptr = nullptr;
-    cudaStream_t stream;
-    ~Counter() {
-      if (ptr != nullptr && cudaFreeAsync(ptr, stream) != cudaSuccess) (void)cudaGetLastError();
-    }
-  } counter{nullptr, stream};
-  if (num_ctas < p.num_tiles) {
-    INTFA_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&counter.ptr), sizeof(int32_t), stream));
-    INTFA_CUDA_CHECK(cudaMemsetAsync(counter.ptr, 0, sizeof(int32_t), stream));
-    args.tile_counter = counter.ptr;
-  }
-  attention_kernel<T><<<static_cast<unsigned>(num_ctas), T::kThreads, T::kSmemBytes, stream>>>(args);
+  attention_kernel<T><<<static_cast<unsigned>(num_ctas), T::kThreads, T::kSmemBytes, stream>>>(p);
   check_launch("attention_kernel");
 #ifdef INTFA_SM80_TRACE
   // Trace builds only: the stamps of the warps on SMs 0 and 1, in the format
@@ -75,4 +48,4 @@ void launch_attention(const KernelParams& p, cudaStream_t stream) {
 #define INTFA_INSTANTIATE_ATTENTION(D, MODE, BN, WARPS, SCHED)                                 \
   template void intfa::cuda::launch_attention<intfa::cuda::KernelTraits<                       \
       D, intfa::cuda::PMode::MODE, BN, WARPS, intfa::cuda::LoopSchedule::SCHED>>(              \
-      const intfa::cuda::KernelParams&, cudaStream_t);
+      const intfa::cuda::KernelParams&, int64_t, cudaStream_t);

@@ -27,11 +27,6 @@ struct KernelParams {
   int32_t batch = 0, heads = 0, kv_heads = 0, head_ratio = 1;
   int32_t seqlen_q = 0, seqlen_k = 0;
   int32_t num_q_blocks = 0;
-  int32_t num_tiles = 0;  // num_q_blocks · heads · batch (the mma.sync kernel walks them)
-  // Tiles past the first gridDim.x are handed out in order by this counter,
-  // zero at launch (set by launch_attention when the grid is smaller than
-  // num_tiles; unused otherwise).
-  int32_t* tile_counter = nullptr;
   float score_scale_log2 = 0.f;  // softmax_scale · log2(e)
   float softmax_scale = 0.f;
   bool causal = false;

@@ -106,19 +106,14 @@ struct KernelTraits {
   static constexpr int kVTileBytes = kVRows * kVRowBytes;
   static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;  // kBlockN floats
   static constexpr int kStageBytes = kScaleOffset + kBlockN * 4;
-  // After the stages: the Q̂ tile (kBlockM rows of kHeadDim bytes) and its
-  // q_scale values (kBlockM floats), copied with the tile's first key block,
-  // and the index of the CTA's next tile (a CTA that walks several tiles
-  // copies the next tile's Q̂ while it computes this tile's last blocks, so
-  // Q̂ has a region of its own).
+  // Q̂ tile (kBlockM rows of kHeadDim bytes), loaded once into the last stage
+  // before that stage is first used.
   static constexpr int kQTileBytes = kBlockM * kHeadDim;
-  static constexpr int kQOffset = kStages * kStageBytes;
-  static constexpr int kQScaleOffset = kQOffset + kQTileBytes;
-  static constexpr int kNextTileOffset = kQScaleOffset + kBlockM * 4;
-  static constexpr int kSmemBytes = kNextTileOffset + 16;
+  static constexpr int kSmemBytes = kStages * kStageBytes;
 
   static_assert(kHeadDim % 32 == 0 && kHeadDim >= 64, "head dim: multiple of 32, at least 64");
   static_assert(kBlockN % 32 == 0, "key block: multiple of 32");
+  static_assert(kQTileBytes <= kStageBytes, "Q̂ tile must fit in one stage");
   static_assert(kKRowChunks >= 4 && kVRowChunks >= 4, "rows of at least 64 bytes");
   static_assert(kStageBytes % 128 == 0, "stages stay 128-byte aligned");
   // |Q̂·K̂| <= 127²·D and |P̂·V̂| <= 255·127·kBlockN must stay below 2^22 for
