@@ -23,7 +23,9 @@
 // with the exp/quantize arithmetic (FlashAttention-3's intra-warp overlap);
 // block b+1 must then have landed one block earlier (cp.async.wait_group 0).
 // Integer accumulations start from the magic bias 0x4B400000 held in a
-// register quad (mma's C operand), so S and P·V convert to float in one FADD.
+// register quad (mma's C operand), so S converts to float in one FADD, and
+// P·V goes into the output accumulator with its bias, which is removed every
+// kBiasFlushBlocks blocks (pv_phase).
 // Full key blocks copy without bounds checks; the last ragged block zero-fills.
 //
 // Semantics versus the CPU back-end (docs/PERF.md, tests/cuda): identical
@@ -36,7 +38,8 @@
 // With P̂ from the block max (p-u8), O and l are kept relative to a reference
 // that lags the running max by up to 2^8 (common/online_softmax.cuh, lazy
 // rescaling): the same P̂ codes and integer products, O and LSE equal up to
-// fp32 rounding.
+// fp32 rounding (for 8-bit P, O's rounding at the magnitude of the carried
+// bias, pv_phase).
 #pragma once
 
 #include <cfloat>
@@ -74,6 +77,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   constexpr int kThreads = T::kThreads;
   constexpr PMode kMode = T::kMode;
   constexpr bool kIntP = T::kIntP;
+  constexpr bool kBiasedO = kMode == PMode::uint8_block;  // see pv_phase
   static_assert((kBlockM * T::kKRowChunks) % kThreads == 0 &&
                     (kBlockN * T::kKRowChunks) % kThreads == 0 &&
                     (T::kVRows * T::kVRowChunks) % kThreads == 0 && kBlockN <= kThreads,
@@ -181,6 +185,9 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     m_run[r] = kNegInf;
     l_run[r] = 0.f;  // partial over this thread's keys; summed over the quad at the end
   }
+  // uint8 P: Σ of the weights of the biased P·V products in acc since the
+  // last remove_bias (see pv_phase).
+  float w_run[2] = {0.f, 0.f};
   // The int -> float bias every integer accumulation starts from (ptx.cuh).
   const int32_t magic[4] = {kMagicBits, kMagicBits, kMagicBits, kMagicBits};
   float acc[T::kDTiles][4];
@@ -267,11 +274,32 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
         }
     }
     rescale_rows(l_run, l_blk, alpha, acc);
+    if constexpr (kBiasedO) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) w_run[r] = fmaf(w_run[r], alpha[r], weight[r]);
+    }
   };
 
-  // O += P·V of the V tile at st: 8-bit, an int32 product per pair of O tiles
-  // (from the magic bias, like S) added with the block's weight; 16-bit,
-  // straight into the fp32 accumulator.
+  // O += P·V of the V tile at st. 8-bit: an int32 product per pair of O tiles,
+  // accumulated from the magic bias like S, whose bits as a float are the
+  // product plus kMagicFloat exactly. With uint8 P (kBiasedO) it goes into acc
+  // with the block's weight as it is, bias included (one FFMA per element
+  // instead of FADD + FFMA: +3 to +4% at D = 128 and 256, docs/PERF.md), and
+  // remove_bias takes kMagicFloat · Σ weights out again every
+  // kBiasFlushBlocks blocks and at the end. Between removals acc carries up to
+  // 2^24 · w_run, and each FFMA rounds at that magnitude: the output moves by
+  // at most kBiasFlushBlocks · v_scale / 255, because l >= 255 · Σ weights
+  // (every block's largest code is 255; derived in
+  // tests/cuda/test_attention_cuda.cpp). With int8 P from the running max no
+  // such bound holds (a block's codes may all be 0), so its products lose
+  // the bias first. 16-bit: straight into the fp32 accumulator.
+  auto remove_bias = [&]() {
+#pragma unroll
+    for (int j = 0; j < T::kDTiles; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][e] = fmaf(-kMagicFloat, w_run[e >> 1], acc[j][e]);
+    w_run[0] = w_run[1] = 0.f;
+  };
   auto pv_phase = [&](uint32_t st, const PFrag& pa, const float (&weight)[2]) {
 #pragma unroll
     for (int jdp = 0; jdp < T::kDTiles / 2; ++jdp) {
@@ -296,8 +324,8 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
         for (int x2 = 0; x2 < 2; ++x2)
 #pragma unroll
           for (int e = 0; e < 4; ++e)
-            acc[2 * jdp + x2][e] =
-                fmaf(int_to_float_biased(o[x2][e]), weight[e >> 1], acc[2 * jdp + x2][e]);
+            acc[2 * jdp + x2][e] = fmaf(kBiasedO ? __int_as_float(o[x2][e]) : int_to_float_biased(o[x2][e]),
+                                        weight[e >> 1], acc[2 * jdp + x2][e]);
       } else {
 #pragma unroll
         for (int cc = 0; cc < kPRegs; ++cc) {
@@ -384,6 +412,8 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
       } else {
         block(std::false_type{});
       }
+      if constexpr (kBiasedO && T::kBiasFlushBlocks > 0)
+        if ((blk + 1) % T::kBiasFlushBlocks == 0) remove_bias();
     }
     cp_async_wait<0>();
   }
@@ -405,6 +435,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     trace[5] = globaltimer_ns() + (ready != ready ? 1 : 0);
   }
 #endif
+  if constexpr (kBiasedO) remove_bias();
   // Pair j = n8 tile j of the output: columns 8j + 2t, +1.
   store_output_rows<T::kDTiles, T::kOutputStoreBytes>(
       p, b, h, row_of, t, [&](int j) { return 8 * j + 2 * t; },

@@ -23,6 +23,18 @@ enum class PMode : int32_t {
   bf16 = 3,          // half-int8 with bf16 V: P rounded to bf16, bf16 · bf16 products
 };
 
+// uint8 P: key blocks between removals of the magic bias that the P·V
+// products carry into the output accumulator (attention_kernel.cuh,
+// pv_phase). The rounding-error bound on the output grows with it
+// (tests/cuda/test_attention_cuda.cpp), the cost (D/8 FFMAs per removal and
+// thread) shrinks. INTFA_SM80_BIAS_FLUSH overrides it for timing experiments
+// (0: only at the end).
+#ifdef INTFA_SM80_BIAS_FLUSH
+inline constexpr int kSm80BiasFlushBlocks = INTFA_SM80_BIAS_FLUSH;
+#else
+inline constexpr int kSm80BiasFlushBlocks = 16;
+#endif
+
 constexpr const char* pmode_name(PMode m) {
   return m == PMode::int8_running ? "p-int8"
          : m == PMode::uint8_block ? "p-u8"
@@ -86,6 +98,9 @@ struct KernelTraits {
   // D = 128 up +1 to +2% at D = 128 (8 bytes had been neutral); D = 64 keeps
   // 4 bytes, as on the wgmma kernel.
   static constexpr int kOutputStoreBytes = kHeadDim >= 128 ? 16 : 4;
+  // uint8 P: key blocks between removals of the magic bias that the P·V
+  // products carry into the output accumulator (kSm80BiasFlushBlocks).
+  static constexpr int kBiasFlushBlocks = kSm80BiasFlushBlocks;
 
   static constexpr int kDChunks = kHeadDim / 32;  // k32 steps of Q·Kᵀ
   static constexpr int kNTiles = kBlockN / 8;     // n8 tiles of S
