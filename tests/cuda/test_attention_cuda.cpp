@@ -32,9 +32,9 @@
 //    (B + o, |B + o| <= 2^24, times the block weight w) and subtracts B·Σw every
 //    F = kSm80BiasFlushBlocks blocks (sm80/attention_kernel.cuh, pv_phase).
 //    Between subtractions the accumulator is up to 2^24·W_F larger (W_F: the
-//    weights since the last one), so per block its FFMA, its rescale by alpha
-//    and the rounding of Σw (times B) each add at most 2^-24·2^24·W_F, 0.75·W_F
-//    and W_F: 2.75·W_F. Over the n blocks of a row Σ W_F <= min(F, n)·W (each
+//    weights since the last one), so per block its FFMA and its rescale by
+//    alpha each add at most 2^-24·2^24·W_F = W_F, and the rounding of Σw
+//    (times B) 0.75·W_F: 2.75·W_F. Over the n blocks of a row Σ W_F <= min(F, n)·W (each
 //    weight is in at most that many partial sums), and l >= 255·W (every
 //    block's largest code is 255), so O = acc·v_scale/l moves by at most
 //    2.75·min(F, n)·v_scale_d/255; we allow 3·min(F, n)·v_scale_d/255, and

@@ -38,7 +38,7 @@
 // With P̂ from the block max (p-u8), O and l are kept relative to a reference
 // that lags the running max by up to 2^8 (common/online_softmax.cuh, lazy
 // rescaling): the same P̂ codes and integer products, O and LSE equal up to
-// fp32 rounding (for 8-bit P, O's rounding at the magnitude of the carried
+// fp32 rounding (for uint8 P, O's rounding at the magnitude of the carried
 // bias, pv_phase).
 #pragma once
 
@@ -284,11 +284,11 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
   // accumulated from the magic bias like S, whose bits as a float are the
   // product plus kMagicFloat exactly. With uint8 P (kBiasedO) it goes into acc
   // with the block's weight as it is, bias included (one FFMA per element
-  // instead of FADD + FFMA: +3 to +4% at D = 128 and 256, docs/PERF.md), and
+  // instead of FADD + FFMA: +2.5 to +4% at D = 128 and 256, docs/PERF.md), and
   // remove_bias takes kMagicFloat · Σ weights out again every
   // kBiasFlushBlocks blocks and at the end. Between removals acc carries up to
   // 2^24 · w_run, and each FFMA rounds at that magnitude: the output moves by
-  // at most kBiasFlushBlocks · v_scale / 255, because l >= 255 · Σ weights
+  // at most 2.75 · kBiasFlushBlocks · v_scale / 255, because l >= 255 · Σ weights
   // (every block's largest code is 255; derived in
   // tests/cuda/test_attention_cuda.cpp). With int8 P from the running max no
   // such bound holds (a block's codes may all be 0), so its products lose
