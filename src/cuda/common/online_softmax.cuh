@@ -93,32 +93,48 @@ __device__ __forceinline__ RowBlockUpdate online_softmax_update(float m_blk, flo
   return u;
 }
 
-// The block's row maxima of this thread's two rows (x in the accumulator
-// layout, masked keys −inf), reduced over the quad that shares a row, scaled
-// to log2 units, and the online-softmax update of each row. The thread-local
-// max is a tree (max is exact, so the order is free): a chain of 2·kTiles
-// dependent FMNMX would expose its latency.
+// This thread's max of row r (0 or 1) over the n8 tiles [kBegin, kEnd) of x
+// (accumulator layout, masked keys −inf). A tree (max is exact, so the order
+// is free): a chain of 2·kTiles dependent FMNMX would expose its latency.
+template <int kBegin, int kEnd, int kTiles>
+__device__ __forceinline__ float thread_row_max(const float (&x)[kTiles][4], int r) {
+  constexpr int kN = 2 * (kEnd - kBegin);
+  float v[kN];
+#pragma unroll
+  for (int j = kBegin; j < kEnd; ++j)
+    v[2 * (j - kBegin)] = x[j][2 * r], v[2 * (j - kBegin) + 1] = x[j][2 * r + 1];
+#pragma unroll
+  for (int step = 1; step < kN; step *= 2)
+#pragma unroll
+    for (int i = 0; i + step < kN; i += 2 * step) v[i] = fmaxf(v[i], v[i + step]);
+  return v[0];
+}
+
+// From this thread's max of row r over a key block (thread_row_max): the
+// block's row max, reduced over the quad that shares the row and scaled to
+// log2 units, and the online-softmax update of the row.
+template <PMode kMode>
+__device__ __forceinline__ void finish_block_max(float m_thread, int r, const float (&row_factor)[2],
+                                                 float (&m_run)[2], float (&alpha)[2],
+                                                 float (&p_offset)[2], float (&weight)[2]) {
+  float m_blk = m_thread;
+  m_blk = fmaxf(m_blk, __shfl_xor_sync(0xffffffffu, m_blk, 1));
+  m_blk = fmaxf(m_blk, __shfl_xor_sync(0xffffffffu, m_blk, 2));
+  m_blk *= row_factor[r];  // max commutes with the positive scaling
+  const RowBlockUpdate u = online_softmax_update<kMode>(m_blk, m_run[r]);
+  alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
+}
+
+// Both steps for a whole block and both rows of this thread.
 template <PMode kMode, int kTiles>
 __device__ __forceinline__ void block_max_update(const float (&x)[kTiles][4],
                                                  const float (&row_factor)[2], float (&m_run)[2],
                                                  float (&alpha)[2], float (&p_offset)[2],
                                                  float (&weight)[2]) {
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float v[2 * kTiles];
-#pragma unroll
-    for (int j = 0; j < kTiles; ++j) v[2 * j] = x[j][2 * r], v[2 * j + 1] = x[j][2 * r + 1];
-#pragma unroll
-    for (int step = 1; step < 2 * kTiles; step *= 2)
-#pragma unroll
-      for (int i = 0; i + step < 2 * kTiles; i += 2 * step) v[i] = fmaxf(v[i], v[i + step]);
-    float m_blk = v[0];
-    m_blk = fmaxf(m_blk, __shfl_xor_sync(0xffffffffu, m_blk, 1));
-    m_blk = fmaxf(m_blk, __shfl_xor_sync(0xffffffffu, m_blk, 2));
-    m_blk *= row_factor[r];  // max commutes with the positive scaling
-    const RowBlockUpdate u = online_softmax_update<kMode>(m_blk, m_run[r]);
-    alpha[r] = u.alpha, p_offset[r] = u.p_offset, weight[r] = u.weight;
-  }
+  for (int r = 0; r < 2; ++r)
+    finish_block_max<kMode>(thread_row_max<0, kTiles>(x, r), r, row_factor, m_run, alpha, p_offset,
+                            weight);
 }
 
 // 8-bit P of one key block for this thread's two rows: the codes of

@@ -195,17 +195,30 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   };
 
   // ---- the steps of one key block -----------------------------------------------------
-  // S = Q̂·K̂ᵀ issued (not waited for); the first k step overwrites sacc.
+  // S = Q̂·K̂ᵀ issued and committed (not waited for); the first k step
+  // overwrites sacc. Split (Traits::kQKSplit): keys [0, N/2) and [N/2, N) as
+  // two commit groups of N/2-key products into the two halves of sacc, whose
+  // accumulator layouts are those of the N-key product's first and last
+  // kSTiles/2 n8 tiles.
   auto issue_qk = [&](uint32_t st, int32_t (&sacc)[T::kSRegs]) {
     const uint64_t k0 = smem_desc(st, 8 * T::kQKSwizzle, T::kQKSwizzle);
+    constexpr int kParts = kBlockN / T::kQKN;
     wgmma_fence();
-    if constexpr (kAblation == 2) {  // ablation 2: no Q̂·K̂ᵀ
 #pragma unroll
-      for (int i = 0; i < T::kSRegs; ++i) sacc[i] = 0;
-    } else {
-      Wgmma<kBlockN>::template ss_s8s8<false>(sacc, q_desc(0), k_desc(k0, 0));
+    for (int part = 0; part < kParts; ++part) {
+      int32_t (&d)[T::kQKN / 2] = *reinterpret_cast<int32_t (*)[T::kQKN / 2]>(sacc + part * T::kQKN / 2);
+      // The part's K̂ rows start part·kQKN rows into each panel (whole 8-row
+      // swizzle periods of kQKSwizzle bytes).
+      const uint64_t kp = desc_advance(k0, static_cast<uint32_t>(part * T::kQKN * T::kQKSwizzle));
+      if constexpr (kAblation == 2) {  // ablation 2: no Q̂·K̂ᵀ
 #pragma unroll
-      for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<kBlockN>::ss_s8s8(sacc, q_desc(kk), k_desc(k0, kk));
+        for (int i = 0; i < T::kQKN / 2; ++i) d[i] = 0;
+      } else {
+        Wgmma<T::kQKN>::template ss_s8s8<false>(d, q_desc(0), k_desc(kp, 0));
+#pragma unroll
+        for (int kk = 1; kk < T::kQKSteps; ++kk) Wgmma<T::kQKN>::ss_s8s8(d, q_desc(kk), k_desc(kp, kk));
+      }
+      wgmma_commit();
     }
   };
   // Ô chunk = P̂·V̂ issued (not waited for); the first k step overwrites oacc.
@@ -239,45 +252,83 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     for (int i = 0; i < T::kPvRegs; ++i)
       acc[chunk][i] = fmaf(static_cast<float>(oacc[i]), weight[(i >> 1) & 1], acc[chunk][i]);
   };
-  // From the landed S of the block at n0 (scales in stage st): the online
-  // softmax update, P̂ packed as the A operand of P·V (interleaved16 key
-  // order), the weight of this block's Ô, and the alpha and l of the block
-  // (applied by rescale_rows while P·V runs).
-  auto softmax_body = [&](auto mask_tag, int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
-                          uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
-                          float (&l_blk)[2]) {
-    // Element (j, e) is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
+  // From the S of the block at n0 (issued by issue_qk; scales in stage st):
+  // waits for it, then the online-softmax update, P̂ packed as the A operand
+  // of P·V (interleaved16 key order), the weight of this block's Ô, and the
+  // alpha and l of the block (applied by rescale_rows while P·V runs).
+  // Element (j, e) of x is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
+  auto softmax = [&](int n0, uint32_t st, int32_t (&sacc)[T::kSRegs], uint32_t (&pa)[T::kPvSteps][4],
+                     float (&weight)[2], float (&alpha)[2], float (&l_blk)[2]) {
     const uint32_t ks_smem = st + T::kScaleOffset + 8 * t;
     float x[T::kSTiles][4];
+    // x = S · k_scale of the n8 tiles [kBegin, kEnd); masked keys −inf in the
+    // copy for ragged and causal-diagonal blocks (mask_tag), compiled out of
+    // the other (a predicated compare and select per element otherwise).
+    auto convert = [&](auto mask_tag, auto begin_tag, auto end_tag) {
+      constexpr int kBegin = decltype(begin_tag)::value, kEnd = decltype(end_tag)::value;
 #pragma unroll
-    for (int j = 0; j < T::kSTiles; ++j) {
-      const float2 ks = lds_f32x2(ks_smem + 32 * j);
+      for (int j = kBegin; j < kEnd; ++j) {
+        const float2 ks = lds_f32x2(ks_smem + 32 * j);
 #pragma unroll
-      for (int e = 0; e < 4; ++e)
-        x[j][e] = static_cast<float>(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
+        for (int e = 0; e < 4; ++e) x[j][e] = static_cast<float>(sacc[4 * j + e]) * ((e & 1) ? ks.y : ks.x);
+      }
+      if constexpr (decltype(mask_tag)::value) {
+        const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
+#pragma unroll
+        for (int j = kBegin; j < kEnd; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
+      }
+    };
+    using Zero = std::integral_constant<int, 0>;
+    using All = std::integral_constant<int, T::kSTiles>;
+    // The tiles [kBegin, kEnd) through the copy their keys need (the branch
+    // is warp-uniform and holds no wgmma).
+    auto convert_range = [&](auto begin_tag, auto end_tag) {
+      if (n0 + 8 * decltype(end_tag)::value > warp_n_full)
+        convert(std::true_type{}, begin_tag, end_tag);
+      else
+        convert(std::false_type{}, begin_tag, end_tag);
+    };
+    if constexpr (T::kQKSplit) {
+      constexpr int kHalf = T::kSTiles / 2;
+      using Half = std::integral_constant<int, kHalf>;
+      // First half landed: convert it and take its row max while the second
+      // half's product runs. The register fences keep that work above the wait.
+      wgmma_wait<1>();
+#pragma unroll
+      for (int i = 0; i < T::kSRegs / 2; ++i) asm volatile("" : "+r"(sacc[i])::"memory");
+      convert_range(Zero{}, Half{});
+      float m_thread[2] = {thread_row_max<0, kHalf>(x, 0), thread_row_max<0, kHalf>(x, 1)};
+      fence_registers(m_thread);
+      wgmma_wait<0>();
+#pragma unroll
+      for (int i = T::kSRegs / 2; i < T::kSRegs; ++i) asm volatile("" : "+r"(sacc[i])::"memory");
+      convert_range(Half{}, All{});
+      m_thread[0] = fmaxf(m_thread[0], thread_row_max<kHalf, T::kSTiles>(x, 0));
+      m_thread[1] = fmaxf(m_thread[1], thread_row_max<kHalf, T::kSTiles>(x, 1));
+      float p_offset[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r)
+        finish_block_max<kMode>(m_thread[r], r, row_factor, m_run, alpha, p_offset, weight);
+      quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
+    } else {
+      wgmma_wait<0>();
+      fence_registers(sacc);
+      // The whole softmax in each copy: with only the conversion in them the
+      // D = 128 kernel measured 3% slower (docs/PERF.md, fourteenth session).
+      auto whole = [&](auto mask_tag) {
+        convert(mask_tag, Zero{}, All{});
+        float p_offset[2];
+        block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
+        quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
+      };
+      if (n0 + kBlockN > warp_n_full)
+        whole(std::true_type{});
+      else
+        whole(std::false_type{});
     }
-    if constexpr (decltype(mask_tag)::value) {  // ragged or causal-diagonal block
-      const int limit[2] = {visible_of[0] - n0 - 2 * t, visible_of[1] - n0 - 2 * t};
-#pragma unroll
-      for (int j = 0; j < T::kSTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (8 * j + (e & 1) >= limit[e >> 1]) x[j][e] = kNegInf;
-    }
-    float p_offset[2];
-    block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
-    quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
-  };
-  // Two copies of the softmax: the masking of ragged and causal-diagonal
-  // blocks is compiled out of the other (a predicated compare and select per
-  // element otherwise; the branch is warp-uniform and holds no wgmma).
-  auto softmax = [&](int n0, uint32_t st, const int32_t (&sacc)[T::kSRegs],
-                     uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2], float (&alpha)[2],
-                     float (&l_blk)[2]) {
-    if (n0 + kBlockN > warp_n_full)
-      softmax_body(std::true_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
-    else
-      softmax_body(std::false_type{}, n0, st, sacc, pa, weight, alpha, l_blk);
   };
   auto release = [&](int s) {
     __syncwarp();
@@ -312,9 +363,6 @@ __global__ void __launch_bounds__(T::kThreads, 1)
 #endif
     if (n < n_mine) {
       issue_qk(st, sacc);
-      wgmma_commit();
-      wgmma_wait<0>();
-      fence_registers(sacc);
       uint32_t pa[T::kPvSteps][4];
       float weight[2], alpha[2], l_blk[2];
       softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);

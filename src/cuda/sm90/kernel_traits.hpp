@@ -101,6 +101,22 @@ struct Traits {
   // 2–4% at 8k and 16k, so it keeps 4.
   static constexpr int kOutputStoreBytes = kHeadDim >= 128 ? 8 : 4;
 
+  // Q̂·K̂ᵀ as two products of kBlockN / 2 keys, each its own commit group, so
+  // the conversion, masking and partial row max of the first half run while
+  // the tensor cores compute the second (no extra registers: the halves are
+  // the two halves of the same accumulator). Measured on the H100
+  // (docs/PERF.md, fourteenth session): D = 64 +5% at S = 4k, +0–3% at 16k;
+  // D = 128 −11% (its two N = 64 products of four k steps each), so only
+  // D = 64 splits. INTFA_SM90_QK_SPLIT=0|1 overrides it for timing
+  // experiments.
+#ifdef INTFA_SM90_QK_SPLIT
+  static constexpr bool kQKSplit = INTFA_SM90_QK_SPLIT != 0;
+#else
+  static constexpr bool kQKSplit = kHeadDim_ == 64;
+#endif
+  static constexpr int kQKN = kQKSplit ? kBlockN_ / 2 : kBlockN_;  // keys per Q̂·K̂ᵀ product
+  static_assert(kQKN == 32 || kQKN == 64 || kQKN == 128, "a generated wgmma N (gen_wgmma.py)");
+
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator
   static constexpr int kSRegs = kBlockN / 2;       // int32 score registers per thread
   static constexpr int kPvRegs = kPvN / 2;         // int32 registers of one P·V chunk
