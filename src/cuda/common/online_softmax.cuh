@@ -137,49 +137,74 @@ __device__ __forceinline__ void block_max_update(const float (&x)[kTiles][4],
                             weight);
 }
 
-// 8-bit P of one key block for this thread's two rows: the codes of
+// The row sums of a block's 8-bit P as quantize_pack_p_range accumulates
+// them: of the unquantized P for p-int8, of the codes for p-u8.
+struct PRowSums {
+  float p[2] = {0.f, 0.f};
+  uint32_t codes[2] = {0u, 0u};
+};
+
+// 8-bit P of the n8 tiles [kBegin, kEnd) of a key block (multiples of 4: whole
+// k32 steps of P·V) for this thread's two rows: the codes of
 // 2^(x·row_factor − p_offset) (x in the accumulator layout: kTiles n8 tiles,
 // element e of row e >> 1), packed as the A registers of the 8-bit P·V
 // product (m16n8k32 and wgmma share the layout: register a of k step c holds
-// tiles 4c + 2(a >> 1) and +1, elements 2(a & 1) and +1, low byte first), and
-// this block's l per row: from the codes for p-u8 (the weights applied to V
-// then sum exactly to l), from the unquantized P for p-int8.
+// tiles 4c + 2(a >> 1) and +1, elements 2(a & 1) and +1, low byte first)
+// into pa[kBegin / 4, kEnd / 4), and their row sums added to `sums`.
 // kNoExp: timing experiment only (wrong results), the exponential left out.
+template <PMode kMode, bool kNoExp, int kBegin, int kEnd, int kTiles>
+__device__ __forceinline__ void quantize_pack_p_range(const float (&x)[kTiles][4],
+                                                      const float (&row_factor)[2],
+                                                      const float (&p_offset)[2],
+                                                      uint32_t (&pa)[kTiles / 4][4], PRowSums& sums) {
+  static_assert(kMode == PMode::uint8_block || kMode == PMode::int8_running, "8-bit P");
+  static_assert(kBegin % 4 == 0 && kEnd % 4 == 0 && 0 <= kBegin && kBegin < kEnd && kEnd <= kTiles,
+                "whole k32 steps");
+  constexpr uint32_t kQ = kMode == PMode::uint8_block ? 255u : 127u;
+  static_assert(static_cast<float>(kQ) ==
+                (kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max));
+  uint32_t w[kTiles][4];
+#pragma unroll
+  for (int j = kBegin; j < kEnd; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float arg = fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]);
+      const float pr = kNoExp ? fmaxf(arg + 1.f, 0.f) : ex2_approx(arg);
+      if constexpr (kMode == PMode::int8_running) sums.p[e >> 1] += pr;
+      w[j][e] = round_to_int_bits(pr, kQ);  // rint(kQ·p)
+    }
+#pragma unroll
+  for (int c = kBegin / 4; c < kEnd / 4; ++c)
+#pragma unroll
+    for (int a = 0; a < 4; ++a) {
+      const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
+      pa[c][a] = pack_bytes_sat<kMode == PMode::int8_running>(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0],
+                                                             w[j0 + 1][e0 + 1]);
+      if constexpr (kMode == PMode::uint8_block)
+        sums.codes[a & 1] = __dp4a(pa[c][a], 0x01010101u, sums.codes[a & 1]);
+    }
+}
+
+// This block's l per row from its P row sums: the codes times the block's
+// weight for p-u8 (the weights applied to V then sum exactly to l), the
+// unquantized sum for p-int8.
+template <PMode kMode>
+__device__ __forceinline__ void block_l(const PRowSums& sums, const float (&weight)[2], float (&l_blk)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r)
+    l_blk[r] = kMode == PMode::uint8_block ? static_cast<float>(sums.codes[r]) * weight[r] : sums.p[r];
+}
+
+// The whole block: codes packed into pa, and its l per row.
 template <PMode kMode, bool kNoExp = false, int kTiles>
 __device__ __forceinline__ void quantize_pack_p(const float (&x)[kTiles][4],
                                                 const float (&row_factor)[2],
                                                 const float (&p_offset)[2],
                                                 const float (&weight)[2],
                                                 uint32_t (&pa)[kTiles / 4][4], float (&l_blk)[2]) {
-  static_assert(kMode == PMode::uint8_block || kMode == PMode::int8_running, "8-bit P");
-  constexpr uint32_t kQ = kMode == PMode::uint8_block ? 255u : 127u;
-  static_assert(static_cast<float>(kQ) ==
-                (kMode == PMode::uint8_block ? numeric::kUint8Max : numeric::kInt8Max));
-  uint32_t w[kTiles][4];
-  l_blk[0] = l_blk[1] = 0.f;
-#pragma unroll
-  for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float arg = fmaf(x[j][e], row_factor[e >> 1], -p_offset[e >> 1]);
-      const float pr = kNoExp ? fmaxf(arg + 1.f, 0.f) : ex2_approx(arg);
-      if constexpr (kMode == PMode::int8_running) l_blk[e >> 1] += pr;
-      w[j][e] = round_to_int_bits(pr, kQ);  // rint(kQ·p)
-    }
-  [[maybe_unused]] uint32_t sum[2] = {0u, 0u};
-#pragma unroll
-  for (int c = 0; c < kTiles / 4; ++c)
-#pragma unroll
-    for (int a = 0; a < 4; ++a) {
-      const int j0 = 4 * c + 2 * (a >> 1), e0 = 2 * (a & 1);
-      pa[c][a] = pack_bytes_sat<kMode == PMode::int8_running>(w[j0][e0], w[j0][e0 + 1], w[j0 + 1][e0],
-                                                             w[j0 + 1][e0 + 1]);
-      if constexpr (kMode == PMode::uint8_block) sum[a & 1] = __dp4a(pa[c][a], 0x01010101u, sum[a & 1]);
-    }
-  if constexpr (kMode == PMode::uint8_block) {
-    l_blk[0] = static_cast<float>(sum[0]) * weight[0];
-    l_blk[1] = static_cast<float>(sum[1]) * weight[1];
-  }
+  PRowSums sums;
+  quantize_pack_p_range<kMode, kNoExp, 0, kTiles>(x, row_factor, p_offset, pa, sums);
+  block_l<kMode>(sums, weight, l_blk);
 }
 
 // l and the output accumulator of this thread's two rows rescaled by the

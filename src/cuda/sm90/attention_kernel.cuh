@@ -221,9 +221,10 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       wgmma_commit();
     }
   };
-  // Ô chunk = P̂·V̂ issued (not waited for); the first k step overwrites oacc.
+  // Ô chunk = P̂·V̂ over the k32 steps [first, last), issued (not waited
+  // for); step 0 overwrites oacc.
   auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
-                      int32_t (&oacc)[T::kPvRegs]) {
+                      int32_t (&oacc)[T::kPvRegs], int first = 0, int last = T::kPvSteps) {
     const uint64_t v0 = smem_desc(st + T::kVOffset, 8 * kBlockN, T::kVSwizzle);
     wgmma_fence();
     if constexpr (kAblation == 3) {  // ablation 3: no P̂·V̂
@@ -233,6 +234,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     }
 #pragma unroll
     for (int kk = 0; kk < T::kPvSteps; ++kk) {
+      if (kk < first || kk >= last) continue;  // unrolled: first and last are constants
       if constexpr (kMode == PMode::uint8_block) {
         if (kk == 0)
           Wgmma<T::kPvN>::template rs_u8s8<false>(oacc, pa[kk], v_desc(v0, chunk, kk));
@@ -246,6 +248,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       }
     }
   };
+
   // O chunk += Ô·weight (O was already multiplied by this block's alpha).
   auto accumulate = [&](int chunk, const int32_t (&oacc)[T::kPvRegs], const float (&weight)[2]) {
 #pragma unroll
@@ -257,10 +260,13 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // of P·V (interleaved16 key order), the weight of this block's Ô, and the
   // alpha and l of the block (applied by rescale_rows while P·V runs).
   // Element (j, e) of x is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
-  auto softmax = [&](int n0, uint32_t st, int32_t (&sacc)[T::kSRegs], uint32_t (&pa)[T::kPvSteps][4],
-                     float (&weight)[2], float (&alpha)[2], float (&l_blk)[2]) {
+  // With the P̂·V̂ split (Traits::kPvSplit) it stops before the quantization,
+  // which the loop interleaves with the P̂·V̂ issues; x and p_offset are its
+  // inputs.
+  auto softmax = [&](int n0, uint32_t st, int32_t (&sacc)[T::kSRegs], float (&x)[T::kSTiles][4],
+                     float (&p_offset)[2], uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2],
+                     float (&alpha)[2], float (&l_blk)[2]) {
     const uint32_t ks_smem = st + T::kScaleOffset + 8 * t;
-    float x[T::kSTiles][4];
     // x = S · k_scale of the n8 tiles [kBegin, kEnd); masked keys −inf in the
     // copy for ragged and causal-diagonal blocks (mask_tag), compiled out of
     // the other (a predicated compare and select per element otherwise).
@@ -308,11 +314,11 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       convert_range(Half{}, All{});
       m_thread[0] = fmaxf(m_thread[0], thread_row_max<kHalf, T::kSTiles>(x, 0));
       m_thread[1] = fmaxf(m_thread[1], thread_row_max<kHalf, T::kSTiles>(x, 1));
-      float p_offset[2];
 #pragma unroll
       for (int r = 0; r < 2; ++r)
         finish_block_max<kMode>(m_thread[r], r, row_factor, m_run, alpha, p_offset, weight);
-      quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
+      if constexpr (!T::kPvSplit)
+        quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
     } else {
       wgmma_wait<0>();
       fence_registers(sacc);
@@ -320,9 +326,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       // D = 128 kernel measured 3% slower (docs/PERF.md, fourteenth session).
       auto whole = [&](auto mask_tag) {
         convert(mask_tag, Zero{}, All{});
-        float p_offset[2];
         block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
-        quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
+        if constexpr (!T::kPvSplit)
+          quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
       };
       if (n0 + kBlockN > warp_n_full)
         whole(std::true_type{});
@@ -364,15 +370,36 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     if (n < n_mine) {
       issue_qk(st, sacc);
       uint32_t pa[T::kPvSteps][4];
-      float weight[2], alpha[2], l_blk[2];
-      softmax(n * kBlockN, st, sacc, pa, weight, alpha, l_blk);
+      float x[T::kSTiles][4], p_offset[2], weight[2], alpha[2], l_blk[2];
+      softmax(n * kBlockN, st, sacc, x, p_offset, pa, weight, alpha, l_blk);
       // Ô in a rolling window: chunk c lives in oacc[c % kWindow] and, once
       // accumulated, makes room for chunk c + kWindow.
       int32_t oacc[kWindow][T::kPvRegs];
+      if constexpr (T::kPvSplit) {
+        // The early chunks' products over the first half of the keys go to
+        // the tensor cores as soon as that P̂ is packed, one commit group; the
+        // second half's exponentials and codes run meanwhile, then one group
+        // per chunk for the rest (chunk c is complete when group 1 + c is).
+        constexpr int kHalfTiles = T::kSTiles / 2, kHalfSteps = T::kPvSteps / 2;
+        PRowSums sums;
+        quantize_pack_p_range<kMode, kAblation == 1, 0, kHalfTiles>(x, row_factor, p_offset, pa, sums);
 #pragma unroll
-      for (int f = 0; f < kWindow; ++f) {
-        issue_pv(st, f, pa, oacc[f]);
+        for (int f = 0; f < T::kPvEarlyChunks; ++f) issue_pv(st, f, pa, oacc[f], 0, kHalfSteps);
         wgmma_commit();
+        quantize_pack_p_range<kMode, kAblation == 1, kHalfTiles, T::kSTiles>(x, row_factor, p_offset, pa,
+                                                                             sums);
+#pragma unroll
+        for (int f = 0; f < kChunks; ++f) {
+          issue_pv(st, f, pa, oacc[f], f < T::kPvEarlyChunks ? kHalfSteps : 0, T::kPvSteps);
+          wgmma_commit();
+        }
+        block_l<kMode>(sums, weight, l_blk);
+      } else {
+#pragma unroll
+        for (int f = 0; f < kWindow; ++f) {
+          issue_pv(st, f, pa, oacc[f]);
+          wgmma_commit();
+        }
       }
       rescale_rows(l_run, l_blk, alpha, acc);
 #pragma unroll
