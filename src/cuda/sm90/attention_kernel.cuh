@@ -379,7 +379,8 @@ __global__ void __launch_bounds__(T::kThreads, 1)
         // The early chunks' products over the first half of the keys go to
         // the tensor cores as soon as that P̂ is packed, one commit group; the
         // second half's exponentials and codes run meanwhile, then one group
-        // per chunk for the rest (chunk c is complete when group 1 + c is).
+        // per chunk of the window for the rest (chunk c is complete when
+        // group 1 + c is; the group of early halves is older than all).
         constexpr int kHalfTiles = T::kSTiles / 2, kHalfSteps = T::kPvSteps / 2;
         PRowSums sums;
         quantize_pack_p_range<kMode, kAblation == 1, 0, kHalfTiles>(x, row_factor, p_offset, pa, sums);
@@ -389,7 +390,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
         quantize_pack_p_range<kMode, kAblation == 1, kHalfTiles, T::kSTiles>(x, row_factor, p_offset, pa,
                                                                              sums);
 #pragma unroll
-        for (int f = 0; f < kChunks; ++f) {
+        for (int f = 0; f < kWindow; ++f) {
           issue_pv(st, f, pa, oacc[f], f < T::kPvEarlyChunks ? kHalfSteps : 0, T::kPvSteps);
           wgmma_commit();
         }

@@ -95,20 +95,21 @@ struct Traits {
   static constexpr int kPvWindow = kPvWindowLimit < kPvChunks ? kPvWindowLimit : kPvChunks;
   // P̂·V̂ in two key halves: the products of the first kPvEarlyChunks chunks
   // over the first half of the keys are issued once those P̂ codes are
-  // packed, while the second half's exponentials and codes are computed.
-  // Needs every chunk in flight (kPvWindow == kPvChunks). Measured on the
-  // H100 (docs/PERF.md, fourteenth session): D = 128 with 128-key blocks
-  // +2 to +3% at S = 4k and 8k, +0.4 to +1.7% at 16k (every chunk early;
-  // chunk 0 alone a little less); D = 64 −1%, so only D = 128 splits.
+  // packed, while the second half's exponentials and codes are computed
+  // (chunks of the window only: later chunks are issued as before). Measured
+  // on the H100 for intfa (docs/PERF.md, fourteenth session): D = 128 +2 to
+  // +3% at S = 4k and 8k, +0.4 to +1.7% at 16k (every chunk early; chunk 0
+  // alone a little less); D = 256 +0.5 to +1.8%; D = 64 −1%, so D = 64 and
+  // the unmeasured paper configurations do not split.
   // INTFA_SM90_PV_SPLIT=0 (off) | 1 (every chunk early) | 2 (chunk 0 early)
   // overrides it for timing experiments.
 #ifdef INTFA_SM90_PV_SPLIT
   static constexpr int kPvSplitMode = INTFA_SM90_PV_SPLIT;
 #else
-  static constexpr int kPvSplitMode = kHeadDim == 128 && kBlockN == 128 ? 1 : 0;
+  static constexpr int kPvSplitMode = kMode == PMode::uint8_block && kHeadDim >= 128 ? 1 : 0;
 #endif
-  static constexpr bool kPvSplit = kPvSplitMode != 0 && kPvWindow == kPvChunks && kPvSteps % 2 == 0;
-  static constexpr int kPvEarlyChunks = kPvSplitMode == 2 ? 1 : kPvChunks;
+  static constexpr bool kPvSplit = kPvSplitMode != 0 && kPvSteps % 2 == 0;
+  static constexpr int kPvEarlyChunks = kPvSplitMode == 2 ? 1 : kPvWindow;
   static_assert(kPvWindow >= 1 && kPvWindow <= 3, "1 to 3 chunks in flight (wgmma_wait_pending)");
   // Widest store of 16-bit output rows (common/online_softmax.cuh,
   // store_output_rows), measured on the H100 (docs/PERF.md): 8 bytes from
