@@ -352,8 +352,11 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // each other: while one waits for its products the others run their
   // softmax. Within a consumer, the work that does not depend on a product
   // runs while it is in flight: O and l are rescaled by alpha after P·V is
-  // issued, and the output chunks run as a rolling window (Traits::kPvWindow
-  // in flight), each accumulated while the next ones still run. (A
+  // issued, the output chunks run as a rolling window (Traits::kPvWindow
+  // in flight), each accumulated while the next ones still run, and either
+  // product may be split in two key halves (Traits::kQKSplit, kPvSplit), so
+  // that the first half's softmax work or the second half's tensor work
+  // overlaps the other half, in the registers the unsplit loop uses. (A
   // two-consumer software pipeline in the FlashAttention-3 order, S of block
   // n and Ô of block n − 1 in one phase with the consumers alternating on
   // named barriers, measured slower than three consumers with this loop:
