@@ -303,14 +303,12 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       // First half landed: convert it and take its row max while the second
       // half's product runs. The register fences keep that work above the wait.
       wgmma_wait<1>();
-#pragma unroll
-      for (int i = 0; i < T::kSRegs / 2; ++i) asm volatile("" : "+r"(sacc[i])::"memory");
+      fence_registers_range<0, T::kSRegs / 2>(sacc);
       convert_range(Zero{}, Half{});
       float m_thread[2] = {thread_row_max<0, kHalf>(x, 0), thread_row_max<0, kHalf>(x, 1)};
       fence_registers(m_thread);
       wgmma_wait<0>();
-#pragma unroll
-      for (int i = T::kSRegs / 2; i < T::kSRegs; ++i) asm volatile("" : "+r"(sacc[i])::"memory");
+      fence_registers_range<T::kSRegs / 2, T::kSRegs>(sacc);
       convert_range(Half{}, All{});
       m_thread[0] = fmaxf(m_thread[0], thread_row_max<kHalf, T::kSTiles>(x, 0));
       m_thread[1] = fmaxf(m_thread[1], thread_row_max<kHalf, T::kSTiles>(x, 1));

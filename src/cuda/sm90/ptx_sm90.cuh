@@ -125,6 +125,14 @@ __device__ __forceinline__ void fence_registers(int32_t (&r)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
 }
+// The same for the registers [kBegin, kEnd) of an accumulator (one half of a
+// split product).
+template <int kBegin, int kEnd, int N>
+__device__ __forceinline__ void fence_registers_range(int32_t (&r)[N]) {
+  static_assert(0 <= kBegin && kBegin < kEnd && kEnd <= N, "a range of the accumulator");
+#pragma unroll
+  for (int i = kBegin; i < kEnd; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
 // The same for float registers: keeps their computation before a later
 // wgmma wait (otherwise the compiler may sink it past the wait).
 template <int N>
