@@ -99,6 +99,9 @@ fi
 step "configure + build ($BUILD, $JOBS jobs)"
 cmake --preset gpu -DCMAKE_CUDA_ARCHITECTURES="$ARCH-real" "${PY_ARGS[@]}" \
   "${GTEST_ARGS[@]}" >"$OUT/configure.log" 2>&1 || { cat "$OUT/configure.log"; exit 1; }
+# The instantiation lists are cache variables: a build folder kept from an
+# older tree keeps its old list, so say which kernels this build has.
+grep -E "intfa: (Hopper|no 90a)" "$OUT/configure.log" || true
 TARGETS=(intfa-bench)
 skip tests || TARGETS+=(intfa_cuda_tests intfa_cuda_layout_tests intfa_cuda_ptx_tests)
 [[ "$ARCH" == 90a ]] && ! skip tests && TARGETS+=(intfa_sm90_ptx_tests)

@@ -186,22 +186,32 @@ QuantizedInputs quantized_views(const detail::Shape& s, const Recipe& recipe,
   return in;
 }
 
-// When the kernel that will run `p` does not read int8 V̂ᵀ in p's order (the
-// CPU reads natural only; on CUDA, vt_order_for says whether a kernel for the
-// interleaved order runs these params), points p at a natural-order copy.
+// When the kernel that will run `p` does not read int8 V̂ᵀ in p's order,
+// points p at a copy in the order it reads. The CPU reads natural only. On
+// CUDA, interleaved16 V̂ᵀ runs on the Hopper kernel when vt_order_for says a
+// Hopper kernel runs these params, else it goes to natural for the mma.sync
+// kernel; natural V̂ᵀ stays natural (the mma.sync kernel runs it) unless that
+// kernel has no instantiation for the key block and the Hopper kernel has
+// (intfa at D = 256 with kv_block 128).
 void reorder_vt_for_kernel(Backend backend, AttentionParams& p, Scratch& scratch) {
-  if (p.v_dtype != DType::i8 || p.v_token_order == VtOrder::natural) return;
-  if (backend == Backend::cuda && cuda_backend::vt_order_for(p) == p.v_token_order) return;
+  if (p.v_dtype != DType::i8) return;
+  VtOrder want = VtOrder::natural;
+  if (backend == Backend::cuda) {
+    const VtOrder hopper = cuda_backend::vt_order_for(p);
+    want = p.v_token_order == VtOrder::interleaved16 || !cuda_backend::mma_sync_has_kernel(p)
+               ? hopper
+               : VtOrder::natural;
+  }
+  if (want == p.v_token_order) return;
   const int64_t rows = static_cast<int64_t>(p.batch) * p.kv_heads * p.head_dim;
-  int8_t* natural = scratch.get<int8_t>(rows * p.v_seq_padded);
+  int8_t* copy = scratch.get<int8_t>(rows * p.v_seq_padded);
   const auto* src = static_cast<const int8_t*>(p.v);
   if (backend == Backend::cuda)
-    cuda_backend::reorder_vt(src, p.v_token_order, natural, VtOrder::natural, rows,
-                             p.v_seq_padded, p.stream);
+    cuda_backend::reorder_vt(src, p.v_token_order, copy, want, rows, p.v_seq_padded, p.stream);
   else
-    cpu::reorder_vt(src, p.v_token_order, natural, VtOrder::natural, rows, p.v_seq_padded);
-  p.v = natural;  // same contiguous [B, Hk, D, Sk_pad] strides
-  p.v_token_order = VtOrder::natural;
+    cpu::reorder_vt(src, p.v_token_order, copy, want, rows, p.v_seq_padded);
+  p.v = copy;  // same contiguous [B, Hk, D, Sk_pad] strides
+  p.v_token_order = want;
 }
 
 void check_kv_block(int32_t kv_block) {

@@ -37,6 +37,11 @@ VtOrder default_vt_order();
 // ignored): interleaved16 when a Hopper kernel supports these params on the
 // current device, natural otherwise.
 VtOrder vt_order_for(const AttentionParams& params);
+// Whether the mma.sync kernel has an instantiation for `params` (recipe, head
+// dim, key block). It lacks one for intfa at D = 256 with 128-key blocks, the
+// Hopper kernel's default there, so natural V̂ᵀ for such a call is reordered
+// to interleaved16 rather than rejected.
+bool mma_sync_has_kernel(const AttentionParams& params);
 // Copies `rows` contiguous V̂ᵀ rows of seq_padded bytes (a multiple of 16;
 // src and dst 16-byte aligned, not overlapping) from order `from` to order
 // `to` (stream-ordered, no synchronization).

@@ -29,6 +29,7 @@ void quantize_q(const TensorView&, const TensorView&, float*, const float*, int6
 void quantize_v(const TensorView&, VFormat, VtOrder, int8_t*, float*, void*) { unavailable(); }
 VtOrder default_vt_order() { return VtOrder::natural; }
 VtOrder vt_order_for(const AttentionParams&) { return VtOrder::natural; }
+bool mma_sync_has_kernel(const AttentionParams&) { return false; }
 void reorder_vt(const int8_t*, VtOrder, int8_t*, VtOrder, int64_t, int64_t, void*) {
   unavailable();
 }

@@ -457,6 +457,15 @@ VtOrder vt_order_for(const AttentionParams& p) {
   return sm90_select(p, nullptr, &why) != nullptr ? VtOrder::interleaved16 : VtOrder::natural;
 }
 
+bool mma_sync_has_kernel(const AttentionParams& p) {
+  PMode mode{};
+  std::string why;
+  if (p.qk_dtype != DType::i8 || !mode_for(p.recipe, p.v_dtype, &mode, &why)) return false;
+  for (const AttentionConfig* c : configs_for(p.head_dim, mode))
+    if (c->block_n == p.kv_block) return true;
+  return false;
+}
+
 void attention(const AttentionParams& p) {
   if (p.v_token_order == VtOrder::interleaved16) {
     cuda::sm90::Params prm;

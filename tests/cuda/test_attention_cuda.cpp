@@ -123,14 +123,16 @@ int32_t case_kv_block(const Case& c, const Recipe& r) {
   return c.kv_block != 0 ? c.kv_block : default_kv_block(Backend::cuda, r, c.s.head_dim);
 }
 
-// The kernels a case runs on: sm80 always; sm90 too when the device's default
-// V̂ᵀ order is interleaved16 (Hopper) and the Hopper kernel has an
-// instantiation for the case (full-int8 recipe, head dim 64/128/256, the
-// default key block).
+// The kernels a case runs on: sm80 unless its key block is one the mma.sync
+// kernel lacks (intfa at D = 256 has 64 there, 128 on the Hopper kernel);
+// sm90 too when the device's default V̂ᵀ order is interleaved16 (Hopper) and
+// the Hopper kernel has an instantiation for the case (full-int8 recipe, head
+// dim 64/128/256, the default key block).
 std::vector<Kernel> kernels_for(const Case& c) {
-  std::vector<Kernel> out{Kernel::sm80};
+  std::vector<Kernel> out;
   const Recipe r = parse_recipe(c.recipe);
   const int64_t d = c.s.head_dim;
+  if (!(d == 256 && case_kv_block(c, r) == 128)) out.push_back(Kernel::sm80);
   const bool full_int8 = r.int8_qk() && r.int8_v() &&
                          (r.p == PFormat::int8_running_max || r.p == PFormat::uint8_block_max);
   if (default_vt_order(Backend::cuda) == VtOrder::interleaved16 && full_int8 &&
@@ -269,6 +271,7 @@ void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
   const Shape& s = c.s;
   const Inputs x = make_inputs(s, rng, c.dist);
   const std::vector<Kernel> kernels = kernels_for(c);
+  ASSERT_FALSE(kernels.empty()) << "no CUDA kernel runs this case's key block";
   const bool on_sm90 = kernels.back() == Kernel::sm90;
   const Prepared p = prepare(c, x, on_sm90);
   const bool int8_v = p.recipe.int8_v();
@@ -475,8 +478,9 @@ Case random_case(std::mt19937_64& rng) {
   c.bhsd_out = pick(0, 1);
   if (pick(0, 3) == 0) c.out_row_pad = pick(0, 1) ? 4 : 2;
   c.lse = pick(0, 3) != 0;
-  // D = 64 and 128 intfa have two key blocks (128 default, 64).
-  if (c.s.head_dim <= 128 && c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
+  // intfa has two key blocks: 128 (the default at D = 64 and 128, and at
+  // D = 256 on the Hopper kernel) and 64 (the mma.sync kernel's at D = 256).
+  if (c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
   if (pick(0, 5) == 0) c.dist = Dist::outlier;
   return c;
 }
@@ -503,6 +507,7 @@ TEST(CudaAttention, EdgeShapes) {
       {{1, 1, 1, 300, 5, 64}, "half-int8", DType::f16, true, DType::f16},
       {{2, 4, 1, 129, 257, 128}, "intfa", DType::i8, true, DType::bf16, true},  // MQA
       {{1, 6, 2, 127, 129, 256}, "paper", DType::i8, false, DType::f16},        // GQA
+      {{1, 4, 2, 70, 300, 256}, "intfa", DType::i8, true, DType::bf16},         // ragged 128-key block
       {{1, 2, 2, 64, 64, 64}, "intfa", DType::i8, true},
       {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 64},
       {{1, 3, 3, 1, 1000, 128}, "intfa", DType::i8, false},                     // decode-like
@@ -754,6 +759,10 @@ TEST(CudaSanitize, SmallShapesEveryKernel) {
   run_case(c, rng, t);
   Case c64{{1, 2, 1, 250, 333, 128}, "intfa", DType::i8, true, DType::bf16, true, true, 64};
   run_case(c64, rng, t);
+  // D = 256 intfa on the mma.sync kernel's key block (the default above is the
+  // Hopper kernel's 128 on a Hopper device).
+  Case c256{{1, 2, 1, 130, 77, 256}, "intfa", DType::i8, true, DType::f16, true, true, 64};
+  run_case(c256, rng, t);
   Case h{{1, 1, 1, 65, 130, 128}, "half-int8", DType::f16, false};
   run_case(h, rng, t);
   print_totals(t);

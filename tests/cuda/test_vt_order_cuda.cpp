@@ -94,6 +94,7 @@ TEST(CudaVtOrder, AttentionQuantizedInEitherOrder) {
       {{2, 4, 4, 77, 129, 64}, "paper", false, 0},
       {{1, 8, 1, 40, 517, 128}, "paper", true, 0},
       {{1, 2, 2, 33, 200, 256}, "intfa", true, 0},
+      {{1, 2, 2, 70, 200, 256}, "intfa", false, 64},  // D = 256's other key block
   };
   for (const OrderCase& c : cases) {
     SCOPED_TRACE(c.s.str() + " " + c.recipe + (c.causal ? " causal" : "") +

@@ -29,13 +29,17 @@ struct Traits {
                 "the wgmma kernel runs the full-int8 recipes");
   static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dim 64, 128 or 256");
 
-  // Keys per block = AttentionParams::kv_block. The instantiations use the
-  // mma.sync kernel's defaults (src/cuda/CMakeLists.txt), so the numerics of
-  // a call do not depend on which kernel runs it. At D = 256 only 64 fits:
-  // the fp32 output accumulator takes 128 registers.
+  // Keys per block = AttentionParams::kv_block. The instantiations
+  // (src/cuda/CMakeLists.txt) use the mma.sync kernel's defaults, so the
+  // numerics of a call do not depend on which kernel runs it, except intfa
+  // at D = 256: 128 keys here, 64 on the mma.sync kernel, whose registers
+  // cannot hold a 128-key score tile beside the 256-channel output. Here
+  // they fit the 240-register consumers without a spill (scores 64, P̂ 16,
+  // output 128; each Ô chunk reuses the score registers), and halving the
+  // per-block work per key ran 18–26% faster on the H100 (docs/PERF.md,
+  // fifteenth session).
   static constexpr int kBlockN = kBlockN_;
   static_assert(kBlockN == 64 || kBlockN == 128, "key block 64 or 128 (the V̂ᵀ swizzle width)");
-  static_assert(kHeadDim <= 128 || kBlockN == 64, "D = 256 needs 64-key blocks (registers)");
   // Consumer warpgroups: 3 (one more warp per scheduler to hide latency, 160
   // registers) or 2 (240 registers: D = 256's output accumulator needs them).
   static constexpr int kConsumers = kConsumers_;
