@@ -508,6 +508,10 @@ TEST(CudaAttention, EdgeShapes) {
       {{2, 4, 1, 129, 257, 128}, "intfa", DType::i8, true, DType::bf16, true},  // MQA
       {{1, 6, 2, 127, 129, 256}, "paper", DType::i8, false, DType::f16},        // GQA
       {{1, 4, 2, 70, 300, 256}, "intfa", DType::i8, true, DType::bf16},         // ragged 128-key block
+      // D = 256 intfa's two consumers take turns: one of them without rows
+      // (Sq ≤ 64), and tiles where the first sees no key (Sq > Sk, causal).
+      {{1, 2, 1, 40, 300, 256}, "intfa", DType::i8, false, DType::f16},
+      {{1, 2, 1, 200, 70, 256}, "intfa", DType::i8, true, DType::f16},
       {{1, 2, 2, 64, 64, 64}, "intfa", DType::i8, true},
       {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 64},
       {{1, 3, 3, 1, 1000, 128}, "intfa", DType::i8, false},                     // decode-like

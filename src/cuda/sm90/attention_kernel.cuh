@@ -342,6 +342,23 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // no row of this warpgroup sees) are only waited for and released.
   const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
   if (n_mine > 0) mbar_wait(q_bar, 0);
+  // Turns (Traits::kPingPong) over the blocks both consumers compute:
+  // consumer c issues its Q̂·K̂ᵀ after bar.sync on barrier 1 + c and then
+  // arrives on the other's. Consumer 1 arrives once before the loop, so
+  // consumer 0 goes first, and consumer 0 syncs once after it, which takes
+  // that last arrival: both barriers end balanced.
+  int n_turns = 0;
+  if constexpr (T::kPingPong) {
+    // The blocks both compute: consumer 1 computes none when its rows lie
+    // past seqlen_q (ragged last tile), else the causal mask gives consumer 0
+    // the fewest.
+    auto n_end_of = [&](int row0) {
+      return row0 < p.seqlen_q ? visible(min(row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
+    };
+    const int n_end_both = min(n_end_of(m0), n_end_of(m0 + T::kRowsPerConsumer));
+    n_turns = min(n_blocks, (n_end_both + kBlockN - 1) / kBlockN);
+    if (cw == 1 && n_turns > 0) named_barrier_arrive(1, 256);
+  }
 #ifdef INTFA_SM90_TRACE
   trace[1] = globaltimer_ns();
 #endif
@@ -369,7 +386,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     if (n == 0) trace[2] = globaltimer_ns();
 #endif
     if (n < n_mine) {
+      if (T::kPingPong && n < n_turns) named_barrier_sync(1 + cw, 256);
       issue_qk(st, sacc);
+      if (T::kPingPong && n < n_turns) named_barrier_arrive(2 - cw, 256);
       uint32_t pa[T::kPvSteps][4];
       float x[T::kSTiles][4], p_offset[2], weight[2], alpha[2], l_blk[2];
       softmax(n * kBlockN, st, sacc, x, p_offset, pa, weight, alpha, l_blk);
@@ -419,6 +438,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     }
     release(s);
   }
+  if (T::kPingPong && cw == 0 && n_turns > 0) named_barrier_sync(1, 256);
 
 #ifdef INTFA_SM90_TRACE
   trace[3] = globaltimer_ns();

@@ -136,6 +136,19 @@ struct Traits {
   static constexpr bool kQKSplit = kHeadDim_ == 64;
 #endif
   static constexpr int kQKN = kQKSplit ? kBlockN_ / 2 : kBlockN_;  // keys per Q̂·K̂ᵀ product
+
+  // Two consumers take turns to issue Q̂·K̂ᵀ (named barriers), so the tensor
+  // cores run one warpgroup's whole product before the other's instead of
+  // interleaving their k steps, and the first to finish starts its softmax
+  // while the other's product runs. Measured on the H100 (docs/PERF.md,
+  // fifteenth session): D = 256 intfa +3 to +5% on every shape; the paper
+  // configuration (64-key blocks) was not measured and does not take turns.
+  // INTFA_SM90_PINGPONG=0|1 overrides it for timing experiments.
+#ifdef INTFA_SM90_PINGPONG
+  static constexpr bool kPingPong = INTFA_SM90_PINGPONG != 0 && kConsumers == 2;
+#else
+  static constexpr bool kPingPong = kConsumers == 2 && kMode == PMode::uint8_block;
+#endif
   static_assert(kQKN == 32 || kQKN == 64 || kQKN == 128, "a generated wgmma N (gen_wgmma.py)");
 
   static constexpr int kSTiles = kBlockN / 8;      // n8 tiles of the score accumulator

@@ -52,6 +52,17 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
       : "memory");
 }
 
+// ---- named barriers (bar.sync / bar.arrive on ids 1..15; 0 is __syncthreads) -----------
+// `threads` counts every thread of the warps that sync or arrive (a multiple
+// of 32). A sync waits until that many have arrived, itself included; an
+// arrive counts without waiting.
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 // ---- TMA ----------------------------------------------------------------------------
 // Copies the 4-d box at coordinates (c0 innermost .. c3) of the tensor map at
 // `map` (a __grid_constant__ kernel parameter) to shared memory at `dst`;
