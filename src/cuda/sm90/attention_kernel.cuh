@@ -342,11 +342,14 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // no row of this warpgroup sees) are only waited for and released.
   const int n_mine = min(n_blocks, (wg_n_end + kBlockN - 1) / kBlockN);
   if (n_mine > 0) mbar_wait(q_bar, 0);
-  // Turns (Traits::kPingPong) over the blocks both consumers compute:
-  // consumer c issues its Q̂·K̂ᵀ after bar.sync on barrier 1 + c and then
-  // arrives on the other's. Consumer 1 arrives once before the loop, so
-  // consumer 0 goes first, and consumer 0 syncs once after it, which takes
-  // that last arrival: both barriers end balanced.
+  // Turns (Traits::kPingPong, kPvTurns) over the blocks both consumers
+  // compute: consumer c issues its Q̂·K̂ᵀ after bar.sync on barrier 1 + c and
+  // then arrives on the other's (2 − c); its first P̂·V̂ chunk likewise on
+  // barriers 3 + c and 4 − c. Consumer 1 arrives once on 1 (and 3) before the
+  // loop, so consumer 0 goes first, and consumer 0 syncs once on them after
+  // it, which takes consumer 1's last arrivals: every barrier ends balanced.
+  // No cycle: each consumer issues Q̂·K̂ᵀ(n) before P̂·V̂(n), and P̂·V̂(n − 1)
+  // before Q̂·K̂ᵀ(n).
   int n_turns = 0;
   if constexpr (T::kPingPong) {
     // The blocks both compute: consumer 1 computes none when its rows lie
@@ -358,7 +361,14 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     const int n_end_both = min(n_end_of(m0), n_end_of(m0 + T::kRowsPerConsumer));
     n_turns = min(n_blocks, (n_end_both + kBlockN - 1) / kBlockN);
     if (cw == 1 && n_turns > 0) named_barrier_arrive(1, 256);
+    if (T::kPvTurns && cw == 1 && n_turns > 0) named_barrier_arrive(3, 256);
   }
+  const auto pv_turn_begin = [&](int n) {
+    if (T::kPvTurns && n < n_turns) named_barrier_sync(3 + cw, 256);
+  };
+  const auto pv_turn_end = [&](int n) {
+    if (T::kPvTurns && n < n_turns) named_barrier_arrive(4 - cw, 256);
+  };
 #ifdef INTFA_SM90_TRACE
   trace[1] = globaltimer_ns();
 #endif
@@ -371,7 +381,8 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // in flight), each accumulated while the next ones still run, and either
   // product may be split in two key halves (Traits::kQKSplit, kPvSplit), so
   // that the first half's softmax work or the second half's tensor work
-  // overlaps the other half, in the registers the unsplit loop uses. (A
+  // overlaps the other half, in the registers the unsplit loop uses. Two
+  // consumers take turns to issue their products (kPingPong, kPvTurns). (A
   // two-consumer software pipeline in the FlashAttention-3 order, S of block
   // n and Ô of block n − 1 in one phase with the consumers alternating on
   // named barriers, measured slower than three consumers with this loop:
@@ -404,6 +415,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
         constexpr int kHalfTiles = T::kSTiles / 2, kHalfSteps = T::kPvSteps / 2;
         PRowSums sums;
         quantize_pack_p_range<kMode, kAblation == 1, 0, kHalfTiles>(x, row_factor, p_offset, pa, sums);
+        pv_turn_begin(n);
 #pragma unroll
         for (int f = 0; f < T::kPvEarlyChunks; ++f) issue_pv(st, f, pa, oacc[f], 0, kHalfSteps);
         wgmma_commit();
@@ -414,6 +426,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
           issue_pv(st, f, pa, oacc[f], f < T::kPvEarlyChunks ? kHalfSteps : 0, T::kPvSteps);
           wgmma_commit();
         }
+        pv_turn_end(n);
         block_l<kMode>(sums, weight, l_blk);
       } else {
 #pragma unroll
@@ -439,6 +452,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     release(s);
   }
   if (T::kPingPong && cw == 0 && n_turns > 0) named_barrier_sync(1, 256);
+  if (T::kPvTurns && cw == 0 && n_turns > 0) named_barrier_sync(3, 256);
 
 #ifdef INTFA_SM90_TRACE
   trace[3] = globaltimer_ns();

@@ -137,17 +137,22 @@ struct Traits {
 #endif
   static constexpr int kQKN = kQKSplit ? kBlockN_ / 2 : kBlockN_;  // keys per Q̂·K̂ᵀ product
 
-  // Two consumers take turns to issue Q̂·K̂ᵀ (named barriers), so the tensor
-  // cores run one warpgroup's whole product before the other's instead of
-  // interleaving their k steps, and the first to finish starts its softmax
-  // while the other's product runs. Measured on the H100 (docs/PERF.md,
-  // fifteenth session): D = 256 intfa +3 to +5% on every shape; the paper
-  // configuration (64-key blocks) was not measured and does not take turns.
-  // INTFA_SM90_PINGPONG=0|1 overrides it for timing experiments.
+  // Two consumers take turns to issue their products (named barriers): the
+  // Q̂·K̂ᵀ of a block, and the first P̂·V̂ chunk (from its early half to its
+  // last k step), so the tensor cores run one warpgroup's whole product
+  // before the other's instead of interleaving their k steps, and the first
+  // to finish goes on with its softmax or accumulation while the other's
+  // product runs. Measured on the H100 (docs/PERF.md, fifteenth session),
+  // D = 256 intfa: Q̂·K̂ᵀ turns +3 to +5% on every shape, P̂·V̂ turns another
+  // +7 to +9%. The paper configuration (64-key blocks, no split P̂·V̂) was
+  // not measured and does not take turns. INTFA_SM90_PINGPONG=0 (no turns) |
+  // 1 (Q̂·K̂ᵀ only) | 2 (both) overrides it for timing experiments.
 #ifdef INTFA_SM90_PINGPONG
   static constexpr bool kPingPong = INTFA_SM90_PINGPONG != 0 && kConsumers == 2;
+  static constexpr bool kPvTurns = INTFA_SM90_PINGPONG == 2 && kPingPong && kPvSplit;
 #else
   static constexpr bool kPingPong = kConsumers == 2 && kMode == PMode::uint8_block;
+  static constexpr bool kPvTurns = kPingPong && kPvSplit;  // the turn spans the split's issues
 #endif
   static_assert(kQKN == 32 || kQKN == 64 || kQKN == 128, "a generated wgmma N (gen_wgmma.py)");
 
