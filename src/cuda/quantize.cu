@@ -442,6 +442,7 @@ struct VArgs {
   bool interleaved = false;              // interleaved16 token order
   bool vt_aligned8 = false;              // 8-byte stores (else two 4-byte ones)
   int token_lanes = 1;                   // TL, a power of two <= kVRunsMax
+  int64_t slice = 0;                     // channels per CTA: blockIdx.z takes [z·slice, +slice)
 };
 
 constexpr int kVMaxDim = 512;
@@ -463,8 +464,9 @@ constexpr bool interleaved_token_matches_params() {
 }
 static_assert(interleaved_token_matches_params(), "interleaved16 map differs from params.hpp");
 
-// Grid (S_pad / 128, B·H). A thread owns kVec consecutive channels (G = D /
-// kVec groups; kVec = 1 for any D, up to two groups per thread when G > 256)
+// Grid (S_pad / 128, B·H, D / slice). A thread owns kVec consecutive channels
+// of the CTA's slice (G = slice / kVec groups; kVec = 1 for any D, several
+// groups per thread when G > 256)
 // and, in steps of 8, the V̂ᵀ positions 8·(step·TL + lane) of the CTA's 128
 // (TL token lanes). Per step it reads the 8 positions' tokens (16-byte rows
 // of kVec channels: a warp reads whole token rows), quantizes them with the
@@ -477,13 +479,14 @@ __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) 
   const int tid = threadIdx.x;
   const int64_t head = blockIdx.y, b = head / a.H, h = head % a.H;
   const int64_t s0 = static_cast<int64_t>(blockIdx.x) * kVTokens;
-  const int G = static_cast<int>((a.D + kVec - 1) / kVec);
+  const int64_t slice0 = static_cast<int64_t>(blockIdx.z) * a.slice;
+  const int G = static_cast<int>((a.slice + kVec - 1) / kVec);
   const int TL = a.token_lanes;
   const int lane = G <= kColThreads ? tid / G : 0;
   if (lane >= TL) return;
   const TIn* base = static_cast<const TIn*>(a.x) + b * a.xb + h * a.xh;
   for (int g = G <= kColThreads ? tid % G : tid; g < G; g += kColThreads) {
-    const int d0 = g * kVec;
+    const int d0 = static_cast<int>(slice0) + g * kVec;
     float inv[kVec];
 #pragma unroll
     for (int i = 0; i < kVec; ++i)
@@ -720,7 +723,13 @@ void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, 
   va.vt = vt;
   va.interleaved = order == VtOrder::interleaved16;
   va.vt_aligned8 = cuda::aligned(vt, 8);
-  const dim3 vgrid(static_cast<unsigned>(va.S_pad / cuda::kVTokens), static_cast<unsigned>(heads));
+  // Channel slices of 128 when D is a larger multiple of 128: with D = 256 in
+  // one CTA per 128 tokens, each thread ran two 8-token steps in turn and the
+  // kernel reached 31% of DRAM bandwidth on the H100 (D = 128: 62%;
+  // docs/PERF.md, fifteenth session).
+  va.slice = va.D > 128 && va.D % 128 == 0 ? 128 : va.D;
+  const dim3 vgrid(static_cast<unsigned>(va.S_pad / cuda::kVTokens), static_cast<unsigned>(heads),
+                   static_cast<unsigned>(va.D / va.slice));
   if (va.S_pad / cuda::kVTokens > 0x7fffffff) cuda::unsupported("too many tokens for quantize_v");
   // Token lanes: as many as the channel groups leave threads for, a power of
   // two, at most one 8-position run each.
@@ -735,10 +744,10 @@ void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, 
     using T = decltype(tag);
     constexpr int kVec = cuda::kVecOf<T>;
     if (cuda::vector_rows<T>(va.x, va.xb, va.xs, va.xh, va.D)) {
-      va.token_lanes = token_lanes(va.D / kVec);
+      va.token_lanes = token_lanes(va.slice / kVec);
       cuda::quantize_v_kernel<T, kVec><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
     } else {
-      va.token_lanes = token_lanes(va.D);
+      va.token_lanes = token_lanes(va.slice);
       cuda::quantize_v_kernel<T, 1><<<vgrid, cuda::kColThreads, 0, stream>>>(va);
     }
   });
