@@ -197,9 +197,9 @@ void reorder_vt_for_kernel(Backend backend, AttentionParams& p, Scratch& scratch
   if (p.v_dtype != DType::i8) return;
   VtOrder want = VtOrder::natural;
   if (backend == Backend::cuda) {
-    const VtOrder hopper = cuda_backend::vt_order_for(p);
+    const VtOrder fastest = cuda_backend::vt_order_for(p);
     want = p.v_token_order == VtOrder::interleaved16 || !cuda_backend::mma_sync_has_kernel(p)
-               ? hopper
+               ? fastest
                : VtOrder::natural;
   }
   if (want == p.v_token_order) return;

@@ -354,7 +354,8 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   if constexpr (T::kPingPong) {
     // The blocks both compute: consumer 1 computes none when its rows lie
     // past seqlen_q (ragged last tile), else the causal mask gives consumer 0
-    // the fewest.
+    // the fewest. (n_end_of is wg_n_end's expression; computing wg_n_end
+    // through it changed the SASS of the three-consumer kernels.)
     auto n_end_of = [&](int row0) {
       return row0 < p.seqlen_q ? visible(min(row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
     };
