@@ -198,10 +198,12 @@ bool device_is_sm90() {
   return yes;
 }
 
-const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
+// The Hopper kernel for (head dim, P format) with `kv_block` keys per block
+// (0: the default, the first listed in INTFA_CUDA_SM90_CONFIGS), or null.
+const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode, int32_t kv_block) {
 #ifdef INTFA_HAVE_SM90
   // INTFA_SM90_CONSUMERS=2|3 prefers that many consumer warpgroups when a
-  // tuning build instantiates both (same results, different speed).
+  // tuning build instantiates both (the default key block may change with it).
   static const int want_consumers = [] {
     const char* env = std::getenv("INTFA_SM90_CONSUMERS");
     return env ? std::atoi(env) : 0;
@@ -211,12 +213,13 @@ const cuda::Sm90Config* sm90_config(int64_t head_dim, PMode mode) {
   const cuda::Sm90Config* found = nullptr;
   for (int i = 0; i < n; ++i)
     if (all[i].head_dim == head_dim && all[i].mode == mode &&
+        (kv_block == 0 || all[i].block_n == kv_block) &&
         (found == nullptr || (all[i].threads == 128 * (1 + want_consumers) &&
                               found->threads != 128 * (1 + want_consumers))))
       found = &all[i];
   if (found != nullptr) return found;
 #else
-  (void)head_dim, (void)mode;
+  (void)head_dim, (void)mode, (void)kv_block;
 #endif
   return nullptr;
 }
@@ -228,7 +231,7 @@ const cuda::Sm90Config* sm90_default(const Recipe& recipe, int64_t head_dim) {
   std::string why;
   if (!available() || forced_sm80() || !mode_for(recipe, DType::i8, &mode, &why)) return nullptr;
   if (mode != PMode::uint8_block && mode != PMode::int8_running) return nullptr;
-  const cuda::Sm90Config* c = sm90_config(head_dim, mode);
+  const cuda::Sm90Config* c = sm90_config(head_dim, mode, 0);
   return c != nullptr && device_is_sm90() ? c : nullptr;
 }
 
@@ -254,7 +257,7 @@ bool encode_sm90_maps(const AttentionParams& p, const cuda::Sm90Config& c, cuda:
       !cuda::sm90::encode_tensor_map_4d(
           &out->tma_v, p.v, {u(p.v_seq_padded), u(p.head_dim), u(p.kv_heads), u(p.batch)},
           {u(p.v_row_stride), u(p.v_head_stride), u(p.v_batch_stride)},
-          {static_cast<uint32_t>(c.block_n), static_cast<uint32_t>(c.v_box_rows), 1, 1}, c.block_n,
+          {static_cast<uint32_t>(c.v_swizzle), static_cast<uint32_t>(c.v_box_rows), 1, 1}, c.v_swizzle,
           why))
     return *why = "V̂ᵀ: " + *why, false;
   return true;
@@ -276,16 +279,21 @@ const cuda::Sm90Config* sm90_select(const AttentionParams& p, cuda::sm90::Params
   }
   if (mode != PMode::uint8_block && mode != PMode::int8_running)
     return *why = "the Hopper kernel runs the full-int8 recipes (paper, intfa)", nullptr;
-  const cuda::Sm90Config* c = sm90_config(p.head_dim, mode);
-  if (c == nullptr)
-    return *why = "the Hopper kernel has no instantiation for head dim " +
-                  std::to_string(p.head_dim) + " and " + cuda::pmode_name(mode),
-           nullptr;
-  if (p.kv_block != c->block_n)
-    return *why = "the Hopper kernel for head dim " + std::to_string(p.head_dim) +
-                  " uses kv_block " + std::to_string(c->block_n) + " (asked: " +
-                  std::to_string(p.kv_block) + ")",
-           nullptr;
+  const cuda::Sm90Config* c = sm90_config(p.head_dim, mode, p.kv_block);
+  if (c == nullptr) {
+    std::string blocks;
+    int n = 0;
+    const cuda::Sm90Config* all = cuda::sm90_configs(&n);
+    for (int i = 0; i < n; ++i)
+      if (all[i].head_dim == p.head_dim && all[i].mode == mode)
+        blocks += (blocks.empty() ? "" : " or ") + std::to_string(all[i].block_n);
+    *why = blocks.empty() ? "the Hopper kernel has no instantiation for head dim " +
+                                std::to_string(p.head_dim) + " and " + cuda::pmode_name(mode)
+                          : "the Hopper kernel for head dim " + std::to_string(p.head_dim) +
+                                " and " + cuda::pmode_name(mode) + " uses kv_block " + blocks +
+                                " (asked: " + std::to_string(p.kv_block) + ")";
+    return nullptr;
+  }
   cuda::sm90::Params scratch;
   if (!encode_sm90_maps(p, *c, maps != nullptr ? maps : &scratch, why)) return nullptr;
   return c;

@@ -45,6 +45,7 @@ struct Sm90Config {
   int32_t qk_swizzle;  // bytes: column panel width of the Q̂ / K̂ tiles
   int32_t k_box_rows;  // keys per K̂ TMA box
   int32_t v_box_rows;  // channels per V̂ᵀ TMA box
+  int32_t v_swizzle;   // bytes: token panel width of the V̂ᵀ tile (keys per V̂ᵀ TMA box)
   int32_t smem_bytes;
   int32_t threads;
   void (*launch)(const sm90::Params&, int64_t num_ctas, cudaStream_t stream);

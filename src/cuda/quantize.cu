@@ -134,7 +134,9 @@ __device__ __forceinline__ T group_reduce(T v, unsigned mask, int lanes, Op op) 
 //     i·32 + lane (at most 16 per lane: D <= 512), byte stores.
 constexpr int kRowsPerGroup = 4;
 
-template <typename TIn, int kVec>
+// kDot: Q's lse_offset (the float64 dot with mean(K)) is computed; the other
+// instantiation keeps no float64 mean row.
+template <typename TIn, int kVec, bool kDot>
 __global__ void __launch_bounds__(kRowThreads) quantize_rows_kernel(const RowArgs a) {
   const int L = 1 << a.lanes_log2;
   const int groups = kRowThreads >> a.lanes_log2;
@@ -175,9 +177,11 @@ __global__ void __launch_bounds__(kRowThreads) quantize_rows_kernel(const RowArg
     }
   }
 
-  double md[kMax];  // the same in float64, converted once (Q's lse_offset)
+  double md[kDot ? kMax : 1];  // the same in float64, converted once (Q's lse_offset)
+  if constexpr (kDot) {
 #pragma unroll
-  for (int i = 0; i < kMax; ++i) md[i] = a.lse_offset != nullptr ? static_cast<double>(m[i]) : 0.0;
+    for (int i = 0; i < kMax; ++i) md[i] = static_cast<double>(m[i]);
+  }
 
   const int64_t s0 = static_cast<int64_t>(tile) * kRowsPerGroup * groups + slot;
   // Vector form: every row's 16 bytes are requested before the first is used
@@ -215,7 +219,7 @@ __global__ void __launch_bounds__(kRowThreads) quantize_rows_kernel(const RowArg
       if (lane == 0) report_nonfinite(a.slot, b, s, h, a.S, a.H);
       continue;  // nothing is computed on bad input (the call throws)
     }
-    if (a.lse_offset != nullptr) {  // q·mean(K) in float64
+    if constexpr (kDot) {  // q·mean(K) in float64
       double dot = 0.0;
 #pragma unroll
       for (int i = 0; i < kMax; ++i) dot += static_cast<double>(v[i]) * md[i];
@@ -285,10 +289,12 @@ void launch_rows_t(RowArgs a, cudaStream_t stream) {
   const int64_t blocks = a.row_tiles * a.B * a.H;
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) unsupported("too many token rows for one launch");
-  if (vec)
-    quantize_rows_kernel<TIn, kVec><<<static_cast<unsigned>(blocks), kRowThreads, 0, stream>>>(a);
-  else
-    quantize_rows_kernel<TIn, 1><<<static_cast<unsigned>(blocks), kRowThreads, 0, stream>>>(a);
+  const auto kernel = [&](auto dot) {
+    constexpr bool kDot = decltype(dot)::value;
+    return vec ? quantize_rows_kernel<TIn, kVec, kDot> : quantize_rows_kernel<TIn, 1, kDot>;
+  };
+  const auto launched = a.lse_offset != nullptr ? kernel(std::true_type{}) : kernel(std::false_type{});
+  launched<<<static_cast<unsigned>(blocks), kRowThreads, 0, stream>>>(a);
   check_launch("quantize_rows_kernel");
 }
 

@@ -124,20 +124,23 @@ int32_t case_kv_block(const Case& c, const Recipe& r) {
 }
 
 // The kernels a case runs on: sm80 unless its key block is one the mma.sync
-// kernel lacks (intfa at D = 256 has 64 there, 128 on the Hopper kernel);
-// sm90 too when the device's default V̂ᵀ order is interleaved16 (Hopper) and
-// the Hopper kernel has an instantiation for the case (full-int8 recipe, head
-// dim 64/128/256, the default key block).
+// kernel lacks (intfa at D = 256 has 64 there, 128 on the Hopper kernel; 256
+// keys only the Hopper kernel has); sm90 too when the device's default V̂ᵀ
+// order is interleaved16 (Hopper) and the Hopper kernel has an instantiation
+// for the case: a full-int8 recipe at head dim 64/128/256 with the default
+// key block, or 8-bit P from the block max at D = 64/128 with 256 keys.
 std::vector<Kernel> kernels_for(const Case& c) {
   std::vector<Kernel> out;
   const Recipe r = parse_recipe(c.recipe);
   const int64_t d = c.s.head_dim;
-  if (!(d == 256 && case_kv_block(c, r) == 128)) out.push_back(Kernel::sm80);
+  const int32_t kv_block = case_kv_block(c, r);
+  if (!(d == 256 && kv_block == 128) && kv_block != 256) out.push_back(Kernel::sm80);
   const bool full_int8 = r.int8_qk() && r.int8_v() &&
                          (r.p == PFormat::int8_running_max || r.p == PFormat::uint8_block_max);
+  const bool hopper_block = kv_block == default_kv_block(Backend::cuda, r, d) ||
+                            (kv_block == 256 && r.p == PFormat::uint8_block_max && d <= 128);
   if (default_vt_order(Backend::cuda) == VtOrder::interleaved16 && full_int8 &&
-      (d == 64 || d == 128 || d == 256) &&
-      case_kv_block(c, r) == default_kv_block(Backend::cuda, r, d))
+      (d == 64 || d == 128 || d == 256) && hopper_block)
     out.push_back(Kernel::sm90);
   return out;
 }
@@ -271,6 +274,11 @@ void run_case(const Case& c, std::mt19937_64& rng, Totals& totals) {
   const Shape& s = c.s;
   const Inputs x = make_inputs(s, rng, c.dist);
   const std::vector<Kernel> kernels = kernels_for(c);
+  if (kernels.empty() && c.kv_block == 256 && default_vt_order(Backend::cuda) != VtOrder::interleaved16) {
+    std::printf("[ intfa ] %s: 256-key blocks run on the Hopper kernel only; skipped here\n",
+                c.str().c_str());
+    return;
+  }
   ASSERT_FALSE(kernels.empty()) << "no CUDA kernel runs this case's key block";
   const bool on_sm90 = kernels.back() == Kernel::sm90;
   const Prepared p = prepare(c, x, on_sm90);
@@ -478,9 +486,14 @@ Case random_case(std::mt19937_64& rng) {
   c.bhsd_out = pick(0, 1);
   if (pick(0, 3) == 0) c.out_row_pad = pick(0, 1) ? 4 : 2;
   c.lse = pick(0, 3) != 0;
-  // intfa has two key blocks: 128 (the default at D = 64 and 128, and at
-  // D = 256 on the Hopper kernel) and 64 (the mma.sync kernel's at D = 256).
-  if (c.recipe.rfind("intfa", 0) == 0 && pick(0, 1)) c.kv_block = 64;
+  // intfa has three key blocks: 128 (the default at D = 64 and 128, and at
+  // D = 256 on the Hopper kernel), 64 (the mma.sync kernel's at D = 256) and
+  // 256 (the Hopper kernel's opt-in at D = 64 and 128).
+  if (c.recipe.rfind("intfa", 0) == 0) {
+    const int64_t choice = pick(0, 2);
+    if (choice == 1) c.kv_block = 64;
+    if (choice == 2 && c.s.head_dim <= 128) c.kv_block = 256;
+  }
   if (pick(0, 5) == 0) c.dist = Dist::outlier;
   return c;
 }
@@ -512,6 +525,12 @@ TEST(CudaAttention, EdgeShapes) {
       // (Sq ≤ 64), and tiles where the first sees no key (Sq > Sk, causal).
       {{1, 2, 1, 40, 300, 256}, "intfa", DType::i8, false, DType::f16},
       {{1, 2, 1, 200, 70, 256}, "intfa", DType::i8, true, DType::f16},
+      // 256-key blocks (Hopper only): V̂ᵀ's second token panel past the
+      // padded length (Sk = 300), a consumer without rows, Sq > Sk causal.
+      {{1, 2, 1, 40, 300, 128}, "intfa", DType::i8, false, DType::f16, false, true, 256},
+      {{1, 2, 1, 200, 70, 128}, "intfa", DType::i8, true, DType::f16, false, true, 256},
+      {{1, 3, 1, 130, 513, 64}, "intfa", DType::i8, true, DType::bf16, true, true, 256},
+      {{2, 2, 2, 257, 1000, 128}, "intfa-smooth-k", DType::i8, false, DType::f32, false, true, 256},
       {{1, 2, 2, 64, 64, 64}, "intfa", DType::i8, true},
       {{1, 2, 2, 128, 128, 128}, "intfa", DType::i8, true, DType::f32, false, true, 64},
       {{1, 3, 3, 1, 1000, 128}, "intfa", DType::i8, false},                     // decode-like
@@ -767,6 +786,11 @@ TEST(CudaSanitize, SmallShapesEveryKernel) {
   // Hopper kernel's 128 on a Hopper device).
   Case c256{{1, 2, 1, 130, 77, 256}, "intfa", DType::i8, true, DType::f16, true, true, 64};
   run_case(c256, rng, t);
+  // 256-key blocks (the Hopper kernel only; elsewhere no kernel runs them).
+  for (int64_t d : {64, 128}) {
+    Case c256k{{1, 2, 1, 130, 300, d}, "intfa", DType::i8, true, DType::f16, false, true, 256};
+    run_case(c256k, rng, t);
+  }
   Case h{{1, 1, 1, 65, 130, 128}, "half-int8", DType::f16, false};
   run_case(h, rng, t);
   print_totals(t);

@@ -14,6 +14,7 @@ namespace {
              sm90::Traits<D, PMode::MODE, BN, C>::kQKSwizzle,                               \
              sm90::Traits<D, PMode::MODE, BN, C>::kKBoxRows,                                \
              sm90::Traits<D, PMode::MODE, BN, C>::kVBoxRows,                                \
+             sm90::Traits<D, PMode::MODE, BN, C>::kVSwizzle,                                \
              sm90::Traits<D, PMode::MODE, BN, C>::kSmemBytes,                               \
              sm90::Traits<D, PMode::MODE, BN, C>::kThreads,                                 \
              &sm90::launch_attention<sm90::Traits<D, PMode::MODE, BN, C>>},

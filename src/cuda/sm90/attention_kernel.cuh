@@ -136,9 +136,11 @@ __global__ void __launch_bounds__(T::kThreads, 1)
             tma_load_4d(stage_addr(s) + pn * T::kKPanelBytes + q * T::kKBoxRows * T::kQKSwizzle,
                         &prm.tma_k, full_bar(s), pn * T::kQKSwizzle, hk, n * kBlockN + q * T::kKBoxRows, b);
 #pragma unroll
-        for (int q = 0; q < T::kTmaSplit; ++q)
-          tma_load_4d(stage_addr(s) + T::kVOffset + q * T::kVBoxRows * kBlockN, &prm.tma_v, full_bar(s),
-                      n * kBlockN, q * T::kVBoxRows, hk, b);
+        for (int pn = 0; pn < T::kVPanels; ++pn)
+#pragma unroll
+          for (int q = 0; q < T::kTmaSplit; ++q)
+            tma_load_4d(stage_addr(s) + T::kVOffset + pn * T::kVPanelBytes + q * T::kVBoxRows * T::kVSwizzle,
+                        &prm.tma_v, full_bar(s), n * kBlockN + pn * T::kVSwizzle, q * T::kVBoxRows, hk, b);
       } else {
         mbar_arrive(full_bar(s));
       }
@@ -191,7 +193,9 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     return desc_advance(k_desc0, qk_step_offset(kk, T::kKPanelBytes));
   };
   auto v_desc = [&](uint64_t v_desc0, int chunk, int kk) {
-    return desc_advance(v_desc0, chunk * T::kVChunkBytes + kk * 32);
+    return desc_advance(v_desc0, static_cast<uint32_t>((kk / T::kVStepsPerPanel) * T::kVPanelBytes +
+                                                       chunk * T::kVChunkBytes +
+                                                       (kk % T::kVStepsPerPanel) * 32));
   };
 
   // ---- the steps of one key block -----------------------------------------------------
@@ -225,7 +229,7 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // for); step 0 overwrites oacc.
   auto issue_pv = [&](uint32_t st, int chunk, const uint32_t (&pa)[T::kPvSteps][4],
                       int32_t (&oacc)[T::kPvRegs], int first = 0, int last = T::kPvSteps) {
-    const uint64_t v0 = smem_desc(st + T::kVOffset, 8 * kBlockN, T::kVSwizzle);
+    const uint64_t v0 = smem_desc(st + T::kVOffset, 8 * T::kVSwizzle, T::kVSwizzle);
     wgmma_fence();
     if constexpr (kAblation == 3) {  // ablation 3: no P̂·V̂
 #pragma unroll

@@ -10,7 +10,8 @@
 //   Q̂ tile        kBlockM rows × D bytes, as D / kQKSwizzle column panels
 //   stage s (kStages of them):
 //     K̂ tile      kBlockN rows × D bytes, same panels
-//     V̂ᵀ tile     D rows (channels) × kBlockN bytes (tokens, interleaved16 order)
+//     V̂ᵀ tile     D rows (channels) × kBlockN bytes (tokens, interleaved16 order),
+//                 as kBlockN / kVSwizzle token panels of D rows × kVSwizzle bytes
 //     key scales  kBlockN floats
 //   mbarriers     full[kStages], empty[kStages], q_full
 #pragma once
@@ -37,9 +38,11 @@ struct Traits {
   // they fit the 240-register consumers without a spill (scores 64, P̂ 16,
   // output 128; each Ô chunk reuses the score registers), and halving the
   // per-block work per key ran 18–26% faster on the H100 (docs/PERF.md,
-  // fifteenth session).
+  // fifteenth session). 256 keys (opt-in at D = 64 and 128, two consumers:
+  // the 128-register score tile needs the 240-register budget) ran 2–4%
+  // faster than the 128-key defaults (sixteenth session).
   static constexpr int kBlockN = kBlockN_;
-  static_assert(kBlockN == 64 || kBlockN == 128, "key block 64 or 128 (the V̂ᵀ swizzle width)");
+  static_assert(kBlockN == 64 || kBlockN == 128 || kBlockN == 256, "key block 64, 128 or 256");
   // Consumer warpgroups: 3 (one more warp per scheduler to hide latency, 160
   // registers) or 2 (240 registers: D = 256's output accumulator needs them).
   static constexpr int kConsumers = kConsumers_;
@@ -69,8 +72,11 @@ struct Traits {
   static constexpr int kQKPanels = kHeadDim / kQKSwizzle;
   static constexpr int kQKStepsPerPanel = kQKSwizzle / 32;  // k32 steps
   static constexpr int kQKSteps = kHeadDim / 32;
-  // V̂ᵀ rows are kBlockN bytes: the swizzle width is the key block.
-  static constexpr int kVSwizzle = kBlockN;
+  // V̂ᵀ rows are kBlockN bytes, stored as token panels of the swizzle width
+  // (at most 128 bytes): a 256-key block is two panels of D rows × 128 keys.
+  static constexpr int kVSwizzle = kBlockN < 128 ? kBlockN : 128;
+  static constexpr int kVPanels = kBlockN / kVSwizzle;
+  static constexpr int kVStepsPerPanel = kVSwizzle / 32;  // k32 steps
   static constexpr int kPvSteps = kBlockN / 32;
   // P·V in output chunks (wgmma N = kPvN channels) whose int32 accumulators
   // live beside the fp32 output accumulator, issued as a rolling window of
@@ -135,7 +141,10 @@ struct Traits {
 #else
   static constexpr bool kQKSplit = kHeadDim_ == 64;
 #endif
-  static constexpr int kQKN = kQKSplit ? kBlockN_ / 2 : kBlockN_;  // keys per Q̂·K̂ᵀ product
+  // Keys per Q̂·K̂ᵀ product: a 256-key block is two products (and commit
+  // groups) of 128 even unsplit, the widest generated wgmma.
+  static constexpr int kQKHalves = kQKSplit ? kBlockN_ / 2 : kBlockN_;
+  static constexpr int kQKN = kQKHalves < 128 ? kQKHalves : 128;
 
   // Two consumers take turns to issue their products (named barriers): the
   // Q̂·K̂ᵀ of a block, and the first P̂·V̂ chunk (from its early half to its
@@ -167,7 +176,8 @@ struct Traits {
   static constexpr int kKTileBytes = kBlockN * kHeadDim;
   static constexpr int kKPanelBytes = kBlockN * kQKSwizzle;
   static constexpr int kVTileBytes = kHeadDim * kBlockN;
-  static constexpr int kVChunkBytes = kPvN * kBlockN;
+  static constexpr int kVPanelBytes = kHeadDim * kVSwizzle;
+  static constexpr int kVChunkBytes = kPvN * kVSwizzle;  // one chunk's rows within a panel
   static constexpr int kVOffset = kKTileBytes;
   static constexpr int kScaleOffset = kKTileBytes + kVTileBytes;
   static constexpr int kStageBytes = align1024(kScaleOffset + 4 * kBlockN);
