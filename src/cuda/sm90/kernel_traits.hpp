@@ -110,13 +110,15 @@ struct Traits {
   // on the H100 for intfa (docs/PERF.md, fourteenth session): D = 128 +2 to
   // +3% at S = 4k and 8k, +0.4 to +1.7% at 16k (every chunk early; chunk 0
   // alone a little less); D = 256 +0.5 to +1.8%; D = 64 −1%, so D = 64 and
-  // the unmeasured paper configurations do not split.
+  // the unmeasured paper configurations do not split, except D = 64 with
+  // 256-key blocks, where the split (and the P̂·V̂ turns it carries) ran
+  // +16 to +23% (sixteenth session).
   // INTFA_SM90_PV_SPLIT=0 (off) | 1 (every chunk early) | 2 (chunk 0 early)
   // overrides it for timing experiments.
 #ifdef INTFA_SM90_PV_SPLIT
   static constexpr int kPvSplitMode = INTFA_SM90_PV_SPLIT;
 #else
-  static constexpr int kPvSplitMode = kMode == PMode::uint8_block && kHeadDim >= 128 ? 1 : 0;
+  static constexpr int kPvSplitMode = kMode == PMode::uint8_block && (kHeadDim >= 128 || kBlockN == 256) ? 1 : 0;
 #endif
   static constexpr bool kPvSplit = kPvSplitMode != 0 && kPvSteps % 2 == 0;
   static constexpr int kPvEarlyChunks = kPvSplitMode == 2 ? 1 : kPvWindow;
