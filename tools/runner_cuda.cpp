@@ -9,9 +9,9 @@
 //                  recipe smooths K, per-token K and Q, int8 V̂ᵀ in the order
 //                  intfa::attention_vt_order gives, so the same kernel runs
 //                  with no reordering; fp16 V as is for half-int8).
-//   quantize_ms    that intfa::quantize call alone (its kernels and the one
-//                  synchronization per quantized operand for the non-finite
-//                  check), into the buffers allocated beforehand.
+//   quantize_ms    that intfa::quantize call alone (its kernels, V's on a
+//                  side stream, and its one synchronization for the
+//                  non-finite check), into the buffers allocated beforehand.
 //   end_to_end_ms  one intfa::attention call from the fp16 device inputs:
 //                  quantization + attention, including its scratch allocation
 //                  (stream-ordered) and its one stream synchronization for the

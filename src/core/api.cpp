@@ -378,6 +378,16 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   const Backend backend = resolve_backend(opt.backend, q.data);
   const QuantizeOptions qopt{backend, opt.stream, opt.vt_order};
   QuantizedInputs in = quantized_views(s, recipe, buf);
+  // CUDA: the non-finite checks of every operand are read once, at the end
+  // (unless the caller defers them further, as the one-call attention does),
+  // and V's chain (column amax, V̂ᵀ) runs on a side stream beside K's and Q's
+  // (channel mean, K̂, Q̂): each kernel alone leaves part of the DRAM bandwidth
+  // unused (docs/PERF.md, sixteenth session). K's and Q's calls register
+  // first, so a NaN in K is still reported before one in V.
+  const bool cuda = backend == Backend::cuda;
+  cuda_backend::DeferredFiniteCheck finite_check(cuda && !cuda_backend::finite_check_deferred(),
+                                                 opt.stream);
+  cuda_backend::SideStream v_stream(cuda && n.vt > 0, opt.stream);
   if (recipe.smooth_k) {
     check_pointer(buf.k_mean, "buffers.k_mean");
     check_pointer(buf.lse_offset, "buffers.lse_offset");
@@ -388,7 +398,9 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   quantize_q(q, in.q, buf.q_scale, k_mean, s.kv_heads, recipe.smooth_k ? buf.lse_offset : nullptr,
              qopt);
   if (n.vt) {
-    in.vt_order = quantize_v(v, recipe.v, buf.vt, buf.v_scale, qopt);
+    in.vt_order = quantize_v(v, recipe.v, buf.vt, buf.v_scale,
+                             QuantizeOptions{backend, v_stream.get(), opt.vt_order});
+    v_stream.join();
   } else if (n.v16) {
     // half-int8 keeps V in 16 bits: f32 input is rounded to fp16.
     if (backend != Backend::cpu)
@@ -399,6 +411,7 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   } else {
     in.v = v;  // fp16 / bf16 V is used in place
   }
+  finite_check.check();
   return in;
 }
 

@@ -57,6 +57,29 @@ void attention(const AttentionParams& params);
 // the deferred mode. No-ops without CUDA.
 void begin_deferred_finite_check(void* stream);
 void end_deferred_finite_check(void* stream, bool check);
+// Whether this host thread is inside such a deferred scope.
+bool finite_check_deferred();
+
+// Queues work on a second stream of this host thread and device, ordered
+// after what `stream` holds now (fork), so that two memory-bound kernel
+// chains share the DRAM bandwidth; join() makes `stream` wait for it (the
+// destructor joins too). Inactive (or without CUDA), get() is `stream`.
+// The side stream and its two events are made once per host thread and
+// device and kept.
+class SideStream {
+ public:
+  SideStream(bool active, void* stream);
+  ~SideStream();
+  SideStream(const SideStream&) = delete;
+  SideStream& operator=(const SideStream&) = delete;
+  void* get() const { return side_; }
+  void join();
+
+ private:
+  void* main_;
+  void* side_;
+  void* join_event_ = nullptr;
+};
 
 class DeferredFiniteCheck {
  public:

@@ -36,5 +36,9 @@ void reorder_vt(const int8_t*, VtOrder, int8_t*, VtOrder, int64_t, int64_t, void
 void attention(const AttentionParams&) { unavailable(); }
 void begin_deferred_finite_check(void*) {}
 void end_deferred_finite_check(void*, bool) {}
+bool finite_check_deferred() { return false; }
+SideStream::SideStream(bool, void* stream) : main_(stream), side_(stream) {}
+SideStream::~SideStream() = default;
+void SideStream::join() {}
 
 }  // namespace intfa::cuda_backend

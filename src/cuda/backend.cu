@@ -500,4 +500,53 @@ void end_deferred_finite_check(void* stream, bool check) {
   cuda::end_deferred_scope(static_cast<cudaStream_t>(stream), check);
 }
 
+bool finite_check_deferred() { return cuda::deferred_scope_active(); }
+
+namespace {
+struct SideStreamState {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t fork = nullptr, join = nullptr;
+};
+// Per host thread and device; never destroyed (a stream and two events).
+SideStreamState& side_stream_state() {
+  thread_local std::vector<SideStreamState> by_device;
+  const int device = current_device();
+  if (static_cast<int>(by_device.size()) <= device) by_device.resize(static_cast<size_t>(device) + 1);
+  SideStreamState& s = by_device[static_cast<size_t>(device)];
+  if (s.stream == nullptr) {
+    INTFA_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+    INTFA_CUDA_CHECK(cudaEventCreateWithFlags(&s.fork, cudaEventDisableTiming));
+    INTFA_CUDA_CHECK(cudaEventCreateWithFlags(&s.join, cudaEventDisableTiming));
+  }
+  return s;
+}
+}  // namespace
+
+SideStream::SideStream(bool active, void* stream) : main_(stream), side_(stream) {
+  if (!active) return;
+  SideStreamState& s = side_stream_state();
+  INTFA_CUDA_CHECK(cudaEventRecord(s.fork, static_cast<cudaStream_t>(stream)));
+  INTFA_CUDA_CHECK(cudaStreamWaitEvent(s.stream, s.fork, 0));
+  side_ = s.stream;
+  join_event_ = s.join;
+}
+
+void SideStream::join() {
+  if (join_event_ == nullptr) return;
+  const auto event = static_cast<cudaEvent_t>(join_event_);
+  join_event_ = nullptr;
+  INTFA_CUDA_CHECK(cudaEventRecord(event, static_cast<cudaStream_t>(side_)));
+  INTFA_CUDA_CHECK(cudaStreamWaitEvent(static_cast<cudaStream_t>(main_), event, 0));
+}
+
+// Called while an exception unwinds too: never throws (a failure here means
+// the context is already broken, which the next checked call reports).
+SideStream::~SideStream() {
+  if (join_event_ == nullptr) return;
+  const auto event = static_cast<cudaEvent_t>(join_event_);
+  if (cudaEventRecord(event, static_cast<cudaStream_t>(side_)) != cudaSuccess ||
+      cudaStreamWaitEvent(static_cast<cudaStream_t>(main_), event, 0) != cudaSuccess)
+    (void)cudaGetLastError();
+}
+
 }  // namespace intfa::cuda_backend

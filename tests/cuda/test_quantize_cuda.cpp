@@ -222,6 +222,86 @@ TEST(CudaQuantize, DefaultOrderIsTheDevicesAndRecorded) {
   std::printf("[ intfa ] default V̂ᵀ order on this device: %s\n", vt_order_name(def));
 }
 
+// quantize() runs V's chain on a side stream beside K's and Q's and reads
+// the non-finite flag once: its bytes must equal the entry points called one
+// after another on one stream (poisoned buffers, so a missed join or an
+// unordered read shows), and a NaN in K is reported before one in V.
+TEST(CudaQuantize, WholeQuantizeMatchesEntryPointsInTurn) {
+  INTFA_REQUIRE_GPU();
+  print_seed_once();
+  auto rng = rng_for_test();
+  const Shape s{2, 6, 3, 129, 517, 128};
+  const Inputs x = make_inputs(s, rng);
+  const auto qh = encode(x.q, DType::f16), kh = encode(x.k, DType::f16), vh = encode(x.v, DType::f16);
+  GuardedBuffer qd(qh.size()), kd(kh.size()), vd(vh.size());
+  qd.upload(qh.data(), qh.size()), kd.upload(kh.data(), kh.size()), vd.upload(vh.data(), vh.size());
+  const TensorView q = TensorView::bshd(qd.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim);
+  const TensorView k = TensorView::bshd(kd.get(), DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  const TensorView v = TensorView::bshd(vd.get(), DType::f16, s.batch, s.seqlen_k, s.kv_heads, s.head_dim);
+  const Recipe r = parse_recipe("intfa-v-channel");
+  const QuantizedSizes n =
+      quantized_sizes(s.batch, s.heads, s.kv_heads, s.seqlen_q, s.seqlen_k, s.head_dim, r, DType::f16);
+  struct Buffers {
+    GuardedBuffer q8, k8, qs, ks, km, lo, vt, vs;
+    QuantizedBuffers view;
+    explicit Buffers(const QuantizedSizes& n)
+        : q8(n.q8), k8(n.k8), qs(n.q_scale * 4), ks(n.k_scale * 4), km(n.k_mean * 4),
+          lo(n.lse_offset * 4), vt(n.vt), vs(n.v_scale * 4) {
+      for (GuardedBuffer* b : {&q8, &k8, &qs, &ks, &km, &lo, &vt, &vs}) b->poison();
+      view.q8 = q8.as<int8_t>(), view.k8 = k8.as<int8_t>(), view.q_scale = qs.as<float>();
+      view.k_scale = ks.as<float>(), view.k_mean = km.as<float>(), view.lse_offset = lo.as<float>();
+      view.vt = vt.as<int8_t>(), view.v_scale = vs.as<float>();
+    }
+  };
+  Buffers whole(n), turn(n);
+  const QuantizeOptions opt{Backend::cuda, nullptr, VtOrder::natural};
+  quantize(q, k, v, r, whole.view, opt);
+  channel_mean(k, turn.view.k_mean, opt);
+  quantize_per_token(k, turn.view.k_mean,
+                     TensorView::bshd(turn.view.k8, DType::i8, s.batch, s.seqlen_k, s.kv_heads, s.head_dim),
+                     turn.view.k_scale, opt);
+  quantize_q(q, TensorView::bshd(turn.view.q8, DType::i8, s.batch, s.seqlen_q, s.heads, s.head_dim),
+             turn.view.q_scale, turn.view.k_mean, s.kv_heads, turn.view.lse_offset, opt);
+  quantize_v(v, r.v, turn.view.vt, turn.view.v_scale, opt);
+  INTFA_CUDA_OK(cudaDeviceSynchronize());
+  const std::pair<GuardedBuffer*, GuardedBuffer*> pairs[] = {
+      {&whole.q8, &turn.q8}, {&whole.k8, &turn.k8}, {&whole.qs, &turn.qs}, {&whole.ks, &turn.ks},
+      {&whole.km, &turn.km}, {&whole.lo, &turn.lo}, {&whole.vt, &turn.vt}, {&whole.vs, &turn.vs}};
+  const char* names[] = {"q8", "k8", "q_scale", "k_scale", "k_mean", "lse_offset", "vt", "v_scale"};
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(pairs[i].first->download<uint8_t>(), pairs[i].second->download<uint8_t>()) << names[i];
+    EXPECT_EQ(pairs[i].first->guard_damage(), 0u) << names[i];
+  }
+
+  // NaN in K (token 5, head 1) and in V (token 300, head 2): K is named.
+  auto with_nan = [&](const std::vector<uint8_t>& h, int64_t token, int64_t head) {
+    std::vector<uint8_t> y = h;
+    const size_t at = static_cast<size_t>(((0 * s.seqlen_k + token) * s.kv_heads + head) * s.head_dim + 7);
+    y[2 * at] = 0x00, y[2 * at + 1] = 0x7e;  // fp16 NaN
+    return y;
+  };
+  auto expect_named = [&](const char* what, const char* token) {
+    try {
+      quantize(q, k, v, r, whole.view, opt);
+      ADD_FAILURE() << "no error, expected one naming " << what;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), StatusCode::nonfinite_input) << e.what();
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(what, 0), 0u) << msg;
+      EXPECT_NE(msg.find(token), std::string::npos) << msg;
+    }
+  };
+  const auto vbad = with_nan(vh, 300, 2);
+  vd.upload(vbad.data(), vbad.size());
+  expect_named("V", "token 300");
+  const auto kbad = with_nan(kh, 5, 1);
+  kd.upload(kbad.data(), kbad.size());
+  expect_named("K", "token 5");
+  // Clean inputs again: no stale error.
+  kd.upload(kh.data(), kh.size()), vd.upload(vh.data(), vh.size());
+  quantize(q, k, v, r, whole.view, opt);
+}
+
 TEST(CudaQuantize, NonFiniteInputsAreRejected) {
   INTFA_REQUIRE_GPU();
   const int64_t S = 37, H = 3, D = 64;

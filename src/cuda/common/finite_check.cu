@@ -94,6 +94,8 @@ void end_finite_check(cudaStream_t stream) {
   if (!state().deferred) sync_and_throw(stream);
 }
 
+bool deferred_scope_active() { return state().deferred; }
+
 void begin_deferred_scope(cudaStream_t stream) {
   reset(stream);
   state().deferred = true;

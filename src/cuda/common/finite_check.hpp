@@ -35,6 +35,7 @@ FlagSlot begin_finite_check(const char* what, int64_t seq, int64_t heads, cudaSt
 void end_finite_check(cudaStream_t stream);
 
 void begin_deferred_scope(cudaStream_t stream);
+bool deferred_scope_active();
 // check: synchronize and throw on a hit. Always leaves the deferred scope.
 void end_deferred_scope(cudaStream_t stream, bool check);
 
