@@ -14,7 +14,9 @@
 # Environment:
 #   AB_VARIANTS  space-separated name=CUDA-flags builds of the working tree,
 #                flags separated by commas, e.g.
-#                "pv128=-DINTFA_SM90_PV_CHUNK=128,-DINTFA_SM90_PV_WINDOW=1"
+#                "pv128=-DINTFA_SM90_PV_CHUNK=128,-DINTFA_SM90_PV_WINDOW=1"; a
+#                suffix @VAR=value runs that build with one more environment
+#                variable, e.g. "-DINTFA_SM90_QK_AHEAD=1@INTFA_SM90_CONSUMERS=2"
 #   AB_ENVS      space-separated name=VAR=value runs of the working tree's
 #                build with one more environment variable (set after
 #                AB_KERNEL, so it wins), e.g. "mma=INTFA_CUDA_KERNEL=sm80"
@@ -66,8 +68,10 @@ CUR_BIN=${BINS[${#BINS[@]}-1]}
 for v in ${AB_VARIANTS:-}; do
   NAMES+=("${v%%=*}")
   flags=${v#*=}
+  run_env=""
+  if [[ "$flags" == *@* ]]; then run_env=${flags#*@} flags=${flags%%@*}; fi
   BINS+=("$(build "${v%%=*}" "$ROOT" "${flags//,/ }" "${CUR_ARGS[@]}")")
-  ENVS+=("")
+  ENVS+=("$run_env")
 done
 for v in ${AB_ENVS:-}; do
   NAMES+=("${v%%=*}")
