@@ -16,7 +16,7 @@
 #                flags separated by commas, e.g.
 #                "pv128=-DINTFA_SM90_PV_CHUNK=128,-DINTFA_SM90_PV_WINDOW=1"; a
 #                suffix @VAR=value runs that build with one more environment
-#                variable, e.g. "-DINTFA_SM90_QK_AHEAD=1@INTFA_SM90_CONSUMERS=2"
+#                variable, e.g. "c2s3=-DINTFA_SM90_STAGES=3@INTFA_SM90_CONSUMERS=2"
 #   AB_ENVS      space-separated name=VAR=value runs of the working tree's
 #                build with one more environment variable (set after
 #                AB_KERNEL, so it wins), e.g. "mma=INTFA_CUDA_KERNEL=sm80"

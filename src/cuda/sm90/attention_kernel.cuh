@@ -266,11 +266,10 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // Element (j, e) of x is key n0 + 8j + 2t + (e & 1) of row row_of[e >> 1].
   // With the P̂·V̂ split (Traits::kPvSplit) it stops before the quantization,
   // which the loop interleaves with the P̂·V̂ issues; x and p_offset are its
-  // inputs. after_convert runs once sacc is read (Traits::kQKAhead: the next
-  // block's Q̂·K̂ᵀ into sacc; unsplit Q̂·K̂ᵀ only).
+  // inputs.
   auto softmax = [&](int n0, uint32_t st, int32_t (&sacc)[T::kSRegs], float (&x)[T::kSTiles][4],
                      float (&p_offset)[2], uint32_t (&pa)[T::kPvSteps][4], float (&weight)[2],
-                     float (&alpha)[2], float (&l_blk)[2], auto&& after_convert) {
+                     float (&alpha)[2], float (&l_blk)[2]) {
     const uint32_t ks_smem = st + T::kScaleOffset + 8 * t;
     // x = S · k_scale of the n8 tiles [kBegin, kEnd); masked keys −inf in the
     // copy for ragged and causal-diagonal blocks (mask_tag), compiled out of
@@ -329,7 +328,6 @@ __global__ void __launch_bounds__(T::kThreads, 1)
       // D = 128 kernel measured 3% slower (docs/PERF.md, fourteenth session).
       auto whole = [&](auto mask_tag) {
         convert(mask_tag, Zero{}, All{});
-        after_convert();
         block_max_update<kMode>(x, row_factor, m_run, alpha, p_offset, weight);
         if constexpr (!T::kPvSplit)
           quantize_pack_p<kMode, kAblation == 1>(x, row_factor, p_offset, weight, pa, l_blk);
@@ -396,39 +394,20 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   // docs/PERF.md; commit 77d3b17.)
   constexpr int kWindow = T::kPvWindow, kChunks = T::kPvChunks;
   int32_t sacc[T::kSRegs];
-  // Traits::kQKAhead: block 0's product here, block n + 1's in block n's
-  // softmax once its scores are read (issue_next_qk); each block's stage is
-  // waited for before its product is issued.
-  const auto issue_qk_ahead = [&](int n) {
-    mbar_wait(full_bar(n % T::kStages), (n / T::kStages) & 1);
-    if (T::kPingPong && n < n_turns) named_barrier_sync(1 + cw, 256);
-    issue_qk(stage_addr(n % T::kStages), sacc);
-    if (T::kPingPong && n < n_turns) named_barrier_arrive(2 - cw, 256);
-  };
-  if constexpr (T::kQKAhead) {
-    if (n_mine > 0) issue_qk_ahead(0);
-  }
   for (int n = 0; n < n_blocks; ++n) {
     const int s = n % T::kStages;
     const uint32_t st = stage_addr(s);
-    if (!T::kQKAhead || n >= n_mine) mbar_wait(full_bar(s), (n / T::kStages) & 1);
+    mbar_wait(full_bar(s), (n / T::kStages) & 1);
 #ifdef INTFA_SM90_TRACE
     if (n == 0) trace[2] = globaltimer_ns();
 #endif
     if (n < n_mine) {
-      if constexpr (!T::kQKAhead) {
-        if (T::kPingPong && n < n_turns) named_barrier_sync(1 + cw, 256);
-        issue_qk(st, sacc);
-        if (T::kPingPong && n < n_turns) named_barrier_arrive(2 - cw, 256);
-      }
-      const auto issue_next_qk = [&] {
-        if constexpr (T::kQKAhead) {
-          if (n + 1 < n_mine) issue_qk_ahead(n + 1);
-        }
-      };
+      if (T::kPingPong && n < n_turns) named_barrier_sync(1 + cw, 256);
+      issue_qk(st, sacc);
+      if (T::kPingPong && n < n_turns) named_barrier_arrive(2 - cw, 256);
       uint32_t pa[T::kPvSteps][4];
       float x[T::kSTiles][4], p_offset[2], weight[2], alpha[2], l_blk[2];
-      softmax(n * kBlockN, st, sacc, x, p_offset, pa, weight, alpha, l_blk, issue_next_qk);
+      softmax(n * kBlockN, st, sacc, x, p_offset, pa, weight, alpha, l_blk);
       // Ô in a rolling window: chunk c lives in oacc[c % kWindow] and, once
       // accumulated, makes room for chunk c + kWindow.
       int32_t oacc[kWindow][T::kPvRegs];
@@ -477,10 +456,6 @@ __global__ void __launch_bounds__(T::kThreads, 1)
     }
     release(s);
   }
-  // Every product was waited for in its block; ptxas cannot see that on the
-  // paths that skip the loop body after the first issue (it would insert a
-  // wait itself and say so).
-  if constexpr (T::kQKAhead) wgmma_wait<0>();
   if (T::kPingPong && cw == 0 && n_turns > 0) named_barrier_sync(1, 256);
   if (T::kPvTurns && cw == 0 && n_turns > 0) named_barrier_sync(3, 256);
 

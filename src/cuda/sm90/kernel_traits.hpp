@@ -115,23 +115,10 @@ struct Traits {
   // +16 to +23% (sixteenth session).
   // INTFA_SM90_PV_SPLIT=0 (off) | 1 (every chunk early) | 2 (chunk 0 early)
   // overrides it for timing experiments.
-  // Q̂·K̂ᵀ one block ahead (two consumers only, whose 240 registers hold a
-  // second score tile): block n + 1's product is issued into the score
-  // accumulator as soon as block n's scores are converted, so it runs on the
-  // tensor cores during block n's exponentials, codes and P̂·V̂, as in
-  // FlashAttention-3's intra-warpgroup pipeline. It takes the place of the
-  // split products (no registers for both). INTFA_SM90_QK_AHEAD=1 turns it
-  // on for timing experiments.
-#ifdef INTFA_SM90_QK_AHEAD
-  static constexpr bool kQKAhead = INTFA_SM90_QK_AHEAD != 0 && kConsumers_ == 2;
-#else
-  static constexpr bool kQKAhead = false;
-#endif
 #ifdef INTFA_SM90_PV_SPLIT
   static constexpr int kPvSplitMode = INTFA_SM90_PV_SPLIT;
 #else
-  static constexpr int kPvSplitMode =
-      !kQKAhead && kMode == PMode::uint8_block && (kHeadDim >= 128 || kBlockN == 256) ? 1 : 0;
+  static constexpr int kPvSplitMode = kMode == PMode::uint8_block && (kHeadDim >= 128 || kBlockN == 256) ? 1 : 0;
 #endif
   static constexpr bool kPvSplit = kPvSplitMode != 0 && kPvSteps % 2 == 0;
   static constexpr int kPvEarlyChunks = kPvSplitMode == 2 ? 1 : kPvWindow;
@@ -152,9 +139,9 @@ struct Traits {
   // D = 64 splits. INTFA_SM90_QK_SPLIT=0|1 overrides it for timing
   // experiments.
 #ifdef INTFA_SM90_QK_SPLIT
-  static constexpr bool kQKSplit = INTFA_SM90_QK_SPLIT != 0 && !kQKAhead;
+  static constexpr bool kQKSplit = INTFA_SM90_QK_SPLIT != 0;
 #else
-  static constexpr bool kQKSplit = kHeadDim_ == 64 && !kQKAhead;
+  static constexpr bool kQKSplit = kHeadDim_ == 64;
 #endif
   // Keys per Q̂·K̂ᵀ product: a 256-key block is two products (and commit
   // groups) of 128 even unsplit, the widest generated wgmma.
