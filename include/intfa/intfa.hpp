@@ -147,6 +147,10 @@ struct QuantizedBuffers {
 // back-end's default_vt_order()) or, for half-int8, to 16 bits (fp16/bf16
 // inputs are used in place; f32 is rounded to fp16 on the CPU). Returns views
 // of the buffers ready for attention_quantized(), with vt_order filled in.
+// CUDA: V's kernels run on a second stream of the calling host thread
+// (created on first use per device and kept), ordered after the work already
+// queued on opt.stream, and opt.stream waits for them before the call
+// returns, so everything after it on opt.stream sees all the buffers.
 QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorView& v,
                          const Recipe& recipe, const QuantizedBuffers& buffers,
                          const QuantizeOptions& opt = {});
