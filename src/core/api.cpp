@@ -382,7 +382,8 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   // (unless the caller defers them further, as the one-call attention does),
   // and V's chain (column amax, V̂ᵀ) runs on a side stream beside K's and Q's
   // (channel mean, K̂, Q̂): each kernel alone leaves part of the DRAM bandwidth
-  // unused, and together they took 5% less time on the H100 (docs/PERF.md,
+  // unused (with the single check, 5% less time on the H100; end to end,
+  // where the checks were already read once, +1 to +6%: docs/PERF.md,
   // seventeenth session). K's and Q's calls register first, so a NaN in K is
   // still reported before one in V.
   const bool cuda = backend == Backend::cuda;
