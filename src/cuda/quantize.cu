@@ -31,7 +31,7 @@ using namespace quant;
 template <typename TIn, int kVec, bool kDot>
 __global__ void __launch_bounds__(kRowThreads) quantize_rows_kernel(const RowArgs a) {
   const uint64_t normal = l2_policy<L2Priority::normal>();
-  quantize_rows_tile<TIn, kVec, kDot>(a, blockIdx.x, normal, normal);
+  quantize_rows_tile<TIn, kVec, kDot>(a, blockIdx.x, normal, normal, [] {});
 }
 
 template <typename TIn>
@@ -76,7 +76,7 @@ __global__ void finish_amax_kernel(const float* partial, int64_t splits, int64_t
 template <typename TIn, int kVec>
 __global__ void __launch_bounds__(kColThreads) quantize_v_kernel(const VArgs a) {
   const uint64_t normal = l2_policy<L2Priority::normal>();
-  quantize_v_tile<TIn, kVec>(a, blockIdx.x, blockIdx.y, blockIdx.z, normal, normal);
+  quantize_v_tile<TIn, kVec>(a, blockIdx.x, blockIdx.y, blockIdx.z, normal, normal, [] {});
 }
 
 // One thread per 16-position group of a V̂ᵀ row: 16 bytes in, permuted in

@@ -130,82 +130,172 @@ __device__ __forceinline__ void arrive(const FusedArgs& f, int64_t slice, int sp
   }
 }
 
-__device__ __forceinline__ void wait_ready(const uint32_t* flag) {
-  if (threadIdx.x == 0) {
-    while (ld_acquire_gpu(flag) == 0) __nanosleep(64);
+// Every thread polls the flag itself (a warp's lanes share one L2 request),
+// after issuing its tile's input loads: no barrier, and the poll's latency
+// overlaps theirs.
+struct ReadyWait {
+  const uint32_t* flag;
+  __device__ __forceinline__ void operator()() const {
+    while (ld_acquire_gpu(flag) == 0) __nanosleep(32);
   }
-  __syncthreads();
+};
+struct NoWait {
+  __device__ __forceinline__ void operator()() const {}
+};
+
+// A queue position decoded: which tile of which slice.
+enum class TileKind { none, k_reduce, v_reduce, k_rows, v_block, q_rows };
+struct Tile {
+  TileKind kind = TileKind::none;
+  int64_t slice = 0;
+  unsigned index = 0;  // split (reduce), or the tile within the slice's kind
+};
+
+__device__ __forceinline__ Tile decode(const FusedArgs& f, unsigned long long item) {
+  // Per-group counts fit 31 bits (the launch checks): 32-bit divisions except
+  // the unit index.
+  const unsigned reduce_per_slice = static_cast<unsigned>(f.k_reduce + f.v_reduce);
+  const unsigned apply_per_slice = static_cast<unsigned>(f.k_apply + f.v_apply + f.q_apply);
+  const unsigned R = static_cast<unsigned>(f.group_slices) * reduce_per_slice;
+  const unsigned P = static_cast<unsigned>(f.group_slices) * apply_per_slice;
+  Tile tile;
+  if (item >= f.total) return tile;
+  int64_t group;
+  unsigned r;
+  bool reduce;
+  if (item < R) {
+    group = 0, r = static_cast<unsigned>(item), reduce = true;
+  } else {
+    const unsigned long long q = item - R;
+    const int64_t unit = 1 + static_cast<int64_t>(q / (R + P));
+    r = static_cast<unsigned>(q - static_cast<unsigned long long>(unit - 1) * (R + P));
+    reduce = unit < f.groups && r < R;
+    group = reduce ? unit : unit - 1;
+    if (!reduce && unit < f.groups) r -= R;
+  }
+  const unsigned per_slice = reduce ? reduce_per_slice : apply_per_slice;
+  tile.slice = group * f.group_slices + r / per_slice;
+  if (tile.slice >= f.slices) return tile;  // padding of the last group
+  unsigned t = r % per_slice;
+  if (reduce) {
+    const bool k = t < static_cast<unsigned>(f.k_reduce);
+    tile.kind = k ? TileKind::k_reduce : TileKind::v_reduce;
+    tile.index = k ? t : t - f.k_reduce;
+  } else if (t < static_cast<unsigned>(f.k_apply)) {
+    tile.kind = TileKind::k_rows, tile.index = t;
+  } else if ((t -= f.k_apply) < static_cast<unsigned>(f.v_apply)) {
+    tile.kind = TileKind::v_block, tile.index = t;
+  } else {
+    tile.kind = TileKind::q_rows, tile.index = t - f.v_apply;
+  }
+  return tile;
+}
+
+// Asks L2 for the input rows of `tile` (one row per thread, at most 256),
+// so that they arrive while the CTA works on the current tile: in-flight
+// bytes that hold no registers. Reduce inputs are kept (read again by the
+// slice's apply tiles), the rest marked evict_first.
+template <typename TIn>
+__device__ __forceinline__ void prefetch_tile(const FusedArgs& f, const Tile& tile,
+                                              uint64_t keep, uint64_t drop) {
+  const void* x = nullptr;
+  int64_t xb = 0, xs = 0, xh = 0, H = 1, S = 0, first = 0, rows = 0, offset = 0, bytes = 0;
+  int64_t head = tile.slice;
+  auto from = [&](const auto& a) { x = a.x, xb = a.xb, xs = a.xs, xh = a.xh, H = a.H, S = a.S; };
+  switch (tile.kind) {
+    case TileKind::none: return;
+    case TileKind::k_reduce:
+    case TileKind::v_reduce: {
+      const ColumnArgs& c = tile.kind == TileKind::k_reduce ? f.k_col : f.v_col;
+      from(c);
+      first = tile.index * c.tokens_per_split, rows = c.tokens_per_split, bytes = c.D;
+      break;
+    }
+    case TileKind::k_rows:
+    case TileKind::q_rows: {
+      const RowArgs& a = tile.kind == TileKind::k_rows ? f.k_rows : f.q_rows;
+      from(a);
+      const int64_t per_tile = (kRowThreads >> a.lanes_log2) * kRowsPerGroup;
+      const int64_t t = (tile.kind == TileKind::k_rows ? tile.slice * f.k_apply
+                                                       : tile.slice * f.q_apply) + tile.index;
+      head = t / a.row_tiles;
+      first = (t % a.row_tiles) * per_tile, rows = per_tile, bytes = a.D;
+      break;
+    }
+    case TileKind::v_block:
+      from(f.v);
+      first = (tile.index / f.v_zslices) * kVTokens, rows = kVTokens;
+      offset = (tile.index % f.v_zslices) * f.v.slice, bytes = f.v.slice;
+      break;
+  }
+  const int64_t s = first + threadIdx.x;
+  if (threadIdx.x >= rows || s >= S) return;
+  const int64_t b = head / H, h = head % H;
+  const TIn* row = static_cast<const TIn*>(x) + b * xb + h * xh + s * xs + offset;
+  const uint64_t policy =
+      tile.kind == TileKind::k_reduce || tile.kind == TileKind::v_reduce ? keep : drop;
+  prefetch_l2(row, static_cast<uint32_t>(bytes * sizeof(TIn)), policy);
 }
 
 // kSmooth: K has a channel-mean reduction, K̂ subtracts it, Q̂ computes
-// lse_offset with it. 256 threads; at most 128 registers, so two CTAs fit an
-// SM (the bf16 instantiation asks for 159 unbounded).
-template <typename TIn, bool kSmooth>
-__global__ void __launch_bounds__(kColThreads, 2) fused_quantize_kernel(const FusedArgs f) {
+// lse_offset with it. 256 threads; kMinCtas bounds the registers (2: 128).
+// Each CTA holds three queue positions: the tile it works on, the next one
+// (whose rows it prefetches into L2 first) and the one after (being fetched
+// from the queue head).
+template <typename TIn, bool kSmooth, int kMinCtas>
+__global__ void __launch_bounds__(kColThreads, kMinCtas) fused_quantize_kernel(const FusedArgs f) {
   constexpr int kVec = kVecOf<TIn>;
   __shared__ double red[kColThreads * kVec];  // column tiles (double or float), amax finish
-  __shared__ unsigned long long item_s;
+  __shared__ unsigned long long items_s[2];   // current, next
   __shared__ unsigned flag_s;
   const uint64_t keep = l2_policy<L2Priority::last>();
   const uint64_t drop = l2_policy<L2Priority::first>();
-  const int64_t reduce_per_slice = f.k_reduce + f.v_reduce;
-  const int64_t apply_per_slice = f.k_apply + f.v_apply + f.q_apply;
-  const int64_t R = f.group_slices * reduce_per_slice, P = f.group_slices * apply_per_slice;
-  unsigned long long mine = 0;  // thread 0: the prefetched next index
-  if (threadIdx.x == 0) item_s = atomicAdd(f.next, 1ull);
+  unsigned long long after = 0;  // thread 0: the position after next
+  if (threadIdx.x == 0) {
+    items_s[0] = atomicAdd(f.next, 1ull);
+    items_s[1] = atomicAdd(f.next, 1ull);
+  }
   __syncthreads();
   for (;;) {
-    const unsigned long long item = item_s;
+    const unsigned long long item = items_s[0];
     if (item >= f.total) break;
-    if (threadIdx.x == 0) mine = atomicAdd(f.next, 1ull);
-    // Queue position -> (group, reduce or apply, offset in the group).
-    int64_t group, r;
-    bool reduce;
-    if (static_cast<int64_t>(item) < R) {
-      group = 0, r = static_cast<int64_t>(item), reduce = true;
-    } else {
-      const int64_t q = static_cast<int64_t>(item) - R;
-      const int64_t unit = 1 + q / (R + P);
-      r = q % (R + P);
-      reduce = unit < f.groups && r < R;
-      group = reduce ? unit : unit - 1;
-      if (!reduce && unit < f.groups) r -= R;
-    }
-    if (reduce) {
-      const int64_t slice = group * f.group_slices + r / reduce_per_slice;
-      const int t = static_cast<int>(r % reduce_per_slice);
-      if (slice < f.slices) {
-        if (kSmooth && t < f.k_reduce) {
-          column_partials_tile<TIn, kVec, true>(f.k_col, t, slice, red, keep);
-          arrive<true>(f, slice, t, &flag_s, reinterpret_cast<float*>(red));
-        } else {
-          const int split = t - f.k_reduce;
-          column_partials_tile<TIn, kVec, false>(f.v_col, split, slice,
-                                                 reinterpret_cast<float*>(red), keep);
-          arrive<false>(f, slice, split, &flag_s, reinterpret_cast<float*>(red));
+    if (threadIdx.x == 0) after = atomicAdd(f.next, 1ull);
+    prefetch_tile<TIn>(f, decode(f, items_s[1]), keep, drop);
+    const Tile tile = decode(f, item);
+    const int64_t slice = tile.slice;
+    const ReadyWait k_ready{f.ready + slice}, v_ready{f.ready + f.slices + slice};
+    switch (tile.kind) {
+      case TileKind::none: break;
+      case TileKind::k_reduce:
+        if constexpr (kSmooth) {
+          column_partials_tile<TIn, kVec, true>(f.k_col, tile.index, slice, red, keep);
+          arrive<true>(f, slice, tile.index, &flag_s, reinterpret_cast<float*>(red));
         }
+        break;
+      case TileKind::v_reduce:
+        column_partials_tile<TIn, kVec, false>(f.v_col, tile.index, slice,
+                                               reinterpret_cast<float*>(red), keep);
+        arrive<false>(f, slice, tile.index, &flag_s, reinterpret_cast<float*>(red));
+        break;
+      case TileKind::k_rows: {
+        const unsigned t = static_cast<unsigned>(slice * f.k_apply + tile.index);
+        if constexpr (kSmooth) quantize_rows_tile<TIn, kVec, false>(f.k_rows, t, drop, drop, k_ready);
+        else quantize_rows_tile<TIn, kVec, false>(f.k_rows, t, drop, drop, NoWait{});
+        break;
       }
-    } else {
-      const int64_t slice = group * f.group_slices + r / apply_per_slice;
-      int t = static_cast<int>(r % apply_per_slice);
-      if (slice < f.slices) {
-        if (t < f.k_apply) {
-          if (kSmooth) wait_ready(f.ready + slice);
-          quantize_rows_tile<TIn, kVec, false>(
-              f.k_rows, static_cast<unsigned>(slice * f.k_apply + t), drop, drop);
-        } else if ((t -= f.k_apply) < f.v_apply) {
-          wait_ready(f.ready + f.slices + slice);
-          quantize_v_tile<TIn, kVec>(f.v, t / f.v_zslices, slice, t % f.v_zslices, drop, drop);
-        } else {
-          t -= f.v_apply;
-          if (kSmooth) wait_ready(f.ready + slice);
-          quantize_rows_tile<TIn, kVec, kSmooth>(
-              f.q_rows, static_cast<unsigned>(slice * f.q_apply + t), drop, drop);
-        }
+      case TileKind::v_block:
+        quantize_v_tile<TIn, kVec>(f.v, tile.index / f.v_zslices, slice, tile.index % f.v_zslices,
+                                   drop, drop, v_ready);
+        break;
+      case TileKind::q_rows: {
+        const unsigned t = static_cast<unsigned>(slice * f.q_apply + tile.index);
+        if constexpr (kSmooth) quantize_rows_tile<TIn, kVec, true>(f.q_rows, t, drop, drop, k_ready);
+        else quantize_rows_tile<TIn, kVec, false>(f.q_rows, t, drop, drop, NoWait{});
+        break;
       }
     }
-    __syncthreads();  // every thread has read item_s and left the tile
-    if (threadIdx.x == 0) item_s = mine;
+    __syncthreads();  // every thread has read items_s and left the tile
+    if (threadIdx.x == 0) items_s[0] = items_s[1], items_s[1] = after;
     __syncthreads();
   }
 }
@@ -286,6 +376,7 @@ bool launch_fused(const cuda_backend::FusedQuantize& in, cudaStream_t stream) {
   f.groups = (slices + f.group_slices - 1) / f.group_slices;
   const int64_t per_group = f.group_slices * (f.k_reduce + f.v_reduce + f.k_apply + f.v_apply +
                                               f.q_apply);
+  if (per_group > 0x7fffffff) return false;
   f.total = static_cast<unsigned long long>(f.groups * per_group);
 
   // Scratch: partial rows, level-1 rows, mean is the caller's, inverse scales,
@@ -320,11 +411,20 @@ bool launch_fused(const cuda_backend::FusedQuantize& in, cudaStream_t stream) {
   f.q_rows.slot = begin_finite_check("Q", q.seq, q.heads, stream);
   f.v_col.slot = begin_finite_check("V", v.seq, v.heads, stream);
 
-  const auto kernel = smooth ? fused_quantize_kernel<TIn, true> : fused_quantize_kernel<TIn, false>;
+  // INTFA_QUANT_MIN_CTAS (experiment): the register bound, 2 (128 registers),
+  // 3 (85) or 4 (64 registers, spilling).
+  const int min_ctas = env_int("INTFA_QUANT_MIN_CTAS", 2);
+  auto pick = [&](auto smooth_tag) {
+    constexpr bool kS = decltype(smooth_tag)::value;
+    return min_ctas >= 4   ? fused_quantize_kernel<TIn, kS, 4>
+           : min_ctas == 3 ? fused_quantize_kernel<TIn, kS, 3>
+                           : fused_quantize_kernel<TIn, kS, 2>;
+  };
+  const auto kernel = smooth ? pick(std::true_type{}) : pick(std::false_type{});
   int per_sm = 0;
   INTFA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
       &per_sm, reinterpret_cast<const void*>(kernel), kColThreads, 0));
-  const int ctas_per_sm = std::clamp(env_int("INTFA_QUANT_CTAS_PER_SM", 2), 1, std::max(per_sm, 1));
+  const int ctas_per_sm = std::clamp(env_int("INTFA_QUANT_CTAS_PER_SM", 8), 1, std::max(per_sm, 1));
   const int64_t ctas = std::min<int64_t>(static_cast<int64_t>(ctas_per_sm) * sm_count(),
                                          static_cast<int64_t>(f.total));
   if (ctas > 0) {

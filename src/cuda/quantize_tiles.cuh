@@ -176,9 +176,13 @@ __device__ __forceinline__ T group_reduce(T v, unsigned mask, int lanes, Op op) 
 // kDot: Q's lse_offset (the float64 dot with mean(K)) is computed; the other
 // instantiation keeps no float64 mean row. The mean row is read through L2
 // (ld.cg): in the fused kernel another CTA wrote it during this launch.
-template <typename TIn, int kVec, bool kDot>
+// wait(): called by every thread once its row loads are issued and before
+// it reads the mean (the fused kernel polls the mean's ready flag there, so
+// the poll's latency overlaps the loads).
+template <typename TIn, int kVec, bool kDot, typename Wait>
 __device__ __forceinline__ void quantize_rows_tile(const RowArgs& a, unsigned tile_index,
-                                                   uint64_t load_policy, uint64_t store_policy) {
+                                                   uint64_t load_policy, uint64_t store_policy,
+                                                   Wait&& wait) {
   const int L = 1 << a.lanes_log2;
   const int groups = kRowThreads >> a.lanes_log2;
   const int slot = threadIdx.x >> a.lanes_log2, lane = threadIdx.x & (L - 1);
@@ -200,6 +204,19 @@ __device__ __forceinline__ void quantize_rows_tile(const RowArgs& a, unsigned ti
   const int n = kVec > 1 ? 1 : static_cast<int>((a.D + 31) / 32);
   auto index = [&](int i) { return kVec > 1 ? lane * kVec + i : i * 32 + lane; };
   auto valid = [&](int i) { return kVec > 1 || (i < n && index(i) < a.D); };
+
+  const int64_t s0 = static_cast<int64_t>(tile) * kRowsPerGroup * groups + slot;
+  // Vector form: every row's 16 bytes are requested before the first is used
+  // (four loads in flight per thread).
+  [[maybe_unused]] Vec<TIn, kVec> raw[kRowsPerGroup];
+  if constexpr (kVec > 1) {
+#pragma unroll
+    for (int r = 0; r < kRowsPerGroup; ++r) {
+      const int64_t s = s0 + r * groups;
+      if (s < a.S) raw[r] = load_vec<TIn, kVec>(head_src + s * a.xs + lane * kVec, load_policy);
+    }
+  }
+  wait();
 
   float m[kMax];  // this lane's elements of the mean row (0 without one)
 #pragma unroll
@@ -224,17 +241,6 @@ __device__ __forceinline__ void quantize_rows_tile(const RowArgs& a, unsigned ti
     for (int i = 0; i < kMax; ++i) md[i] = static_cast<double>(m[i]);
   }
 
-  const int64_t s0 = static_cast<int64_t>(tile) * kRowsPerGroup * groups + slot;
-  // Vector form: every row's 16 bytes are requested before the first is used
-  // (four loads in flight per thread).
-  [[maybe_unused]] Vec<TIn, kVec> raw[kRowsPerGroup];
-  if constexpr (kVec > 1) {
-#pragma unroll
-    for (int r = 0; r < kRowsPerGroup; ++r) {
-      const int64_t s = s0 + r * groups;
-      if (s < a.S) raw[r] = load_vec<TIn, kVec>(head_src + s * a.xs + lane * kVec, load_policy);
-    }
-  }
 #pragma unroll
   for (int r = 0; r < kRowsPerGroup; ++r) {
     const int64_t s = s0 + r * groups;
@@ -510,10 +516,12 @@ static_assert(interleaved_token_matches_params(), "interleaved16 map differs fro
 // tokens 0, 1, 8, 9, 2, 3, 10, 11 (+ 4 for the second half) of the group.
 // The inverse scales are read through L2 (in the fused kernel another CTA
 // wrote them during this launch).
-template <typename TIn, int kVec>
+// wait(): as for quantize_rows_tile, before the inverse scales are read
+// (after the first step's loads; threads without a token lane return first).
+template <typename TIn, int kVec, typename Wait>
 __device__ __forceinline__ void quantize_v_tile(const VArgs& a, int64_t xblock, int64_t head,
                                                 int64_t z, uint64_t load_policy,
-                                                uint64_t store_policy) {
+                                                uint64_t store_policy, Wait&& wait) {
   const int tid = threadIdx.x;
   const int64_t b = head / a.H, h = head % a.H;
   const int64_t s0 = xblock * kVTokens;
@@ -526,9 +534,7 @@ __device__ __forceinline__ void quantize_v_tile(const VArgs& a, int64_t xblock, 
   for (int g = G <= kColThreads ? tid % G : tid; g < G; g += kColThreads) {
     const int d0 = static_cast<int>(slice0) + g * kVec;
     float inv[kVec];
-#pragma unroll
-    for (int i = 0; i < kVec; ++i)
-      inv[i] = d0 + i < a.D ? __ldcg(a.inverse_scale + head * a.D + d0 + i) : 0.f;
+    bool have_inv = false;
     int8_t* out = a.vt + (head * a.D + d0) * a.S_pad + s0;
     for (int step = 0; step * TL < kVRunsMax; ++step) {
       const int pos0 = kVRun * (step * TL + lane);
@@ -546,6 +552,13 @@ __device__ __forceinline__ void quantize_v_tile(const VArgs& a, int64_t xblock, 
 #pragma unroll
           for (int i = 0; i < kVec; ++i) x[k].v[i] = TIn(0.f);
         }
+      }
+      if (!have_inv) {
+        wait();
+#pragma unroll
+        for (int i = 0; i < kVec; ++i)
+          inv[i] = d0 + i < a.D ? __ldcg(a.inverse_scale + head * a.D + d0 + i) : 0.f;
+        have_inv = true;
       }
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {

@@ -168,6 +168,21 @@ __device__ __forceinline__ void stg_4_hint(void* ptr, uint32_t v, uint64_t polic
   asm volatile("st.global.L2::cache_hint.b32 [%0], %1, %2;\n" ::"l"(ptr), "r"(v), "l"(policy)
                : "memory");
 }
+// Asks L2 to fetch [ptr, ptr + bytes) (16-byte aligned, a multiple of 16)
+// with the policy; no registers or shared memory wait for it. sm_90: one
+// bulk prefetch; sm_80: one prefetch per 128-byte line.
+__device__ __forceinline__ void prefetch_l2(const void* ptr, uint32_t bytes, uint64_t policy) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;\n" ::"l"(ptr),
+               "r"(bytes), "l"(policy)
+               : "memory");
+#else
+  (void)policy;
+  const char* p = static_cast<const char*>(ptr);
+  for (uint32_t o = 0; o < bytes; o += 128)
+    asm volatile("prefetch.global.L2::evict_last [%0];\n" ::"l"(p + o) : "memory");
+#endif
+}
 // A flag another CTA sets after its writes (release) and this CTA polls
 // before reading them (acquire), at GPU scope.
 __device__ __forceinline__ uint32_t ld_acquire_gpu(const uint32_t* ptr) {
