@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
 #include "core/api_internal.hpp"
@@ -390,44 +389,12 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   const bool cuda = backend == Backend::cuda;
   cuda_backend::DeferredFiniteCheck finite_check(cuda && !cuda_backend::finite_check_deferred(),
                                                  opt.stream);
+  cuda_backend::SideStream v_stream(cuda && n.vt > 0, opt.stream);
   if (recipe.smooth_k) {
     check_pointer(buf.k_mean, "buffers.k_mean");
     check_pointer(buf.lse_offset, "buffers.lse_offset");
+    channel_mean(k, buf.k_mean, qopt);
   }
-  if (cuda && n.vt > 0) {
-    // One persistent kernel for all three operands that reads K and V from
-    // DRAM once (src/cuda/quantize_fused.cu; docs/PERF.md, eighteenth
-    // session), where its vector forms apply; otherwise the entry points.
-    for (auto [ptr, name, align] : {std::tuple<const void*, const char*, std::size_t>{
-                                        buf.q8, "buffers.q8", 1},
-                                    {buf.k8, "buffers.k8", 1},
-                                    {buf.q_scale, "buffers.q_scale", 4},
-                                    {buf.k_scale, "buffers.k_scale", 4},
-                                    {buf.vt, "buffers.vt", 1},
-                                    {buf.v_scale, "buffers.v_scale", 4}}) {
-      check_pointer(ptr, name, align);
-      check_memory(backend, ptr, name);
-    }
-    if (recipe.smooth_k) {
-      check_memory(backend, buf.k_mean, "buffers.k_mean");
-      check_memory(backend, buf.lse_offset, "buffers.lse_offset");
-    }
-    if (opt.vt_order) check_vt_order(*opt.vt_order, "QuantizeOptions.vt_order");
-    const VtOrder order = opt.vt_order ? *opt.vt_order : default_vt_order(backend);
-    cuda_backend::FusedQuantize f;
-    f.q = q, f.k = k, f.v = v, f.q8 = in.q, f.k8 = in.k;
-    f.q_scale = buf.q_scale, f.k_scale = buf.k_scale;
-    f.k_mean = recipe.smooth_k ? buf.k_mean : nullptr;
-    f.lse_offset = recipe.smooth_k ? buf.lse_offset : nullptr;
-    f.vt = buf.vt, f.v_scale = buf.v_scale, f.v_format = recipe.v, f.vt_order = order;
-    if (cuda_backend::quantize_fused(f, opt.stream)) {
-      in.vt_order = order;
-      finite_check.check();
-      return in;
-    }
-  }
-  cuda_backend::SideStream v_stream(cuda && n.vt > 0, opt.stream);
-  if (recipe.smooth_k) channel_mean(k, buf.k_mean, qopt);
   const float* k_mean = recipe.smooth_k ? buf.k_mean : nullptr;
   quantize_per_token(k, k_mean, in.k, buf.k_scale, qopt);
   quantize_q(q, in.q, buf.q_scale, k_mean, s.kv_heads, recipe.smooth_k ? buf.lse_offset : nullptr,

@@ -29,28 +29,6 @@ void quantize_q(const TensorView& q, const TensorView& out, float* scale, const 
                 int64_t kv_heads, float* lse_offset, void* stream);
 void quantize_v(const TensorView& v, VFormat format, VtOrder order, int8_t* vt, float* scale,
                 void* stream);
-// The whole quantization of Q, K and V for quantize(): K̂ (minus the channel
-// mean, which is written to k_mean, when k_mean and lse_offset are given),
-// Q̂ with lse_offset, V̂ᵀ in `vt_order` with per-tensor or per-channel
-// scales; the bytes of the entry points above. One persistent kernel that
-// reads K and V from DRAM once (src/cuda/quantize_fused.cu). Returns false,
-// having queued nothing, when it does not apply (dtypes differ, a tensor
-// lacks the 16-byte vector form, D > 256, or INTFA_QUANT_FUSED=0 in the
-// environment); the caller then uses the entry points. Non-finite inputs are
-// reported as by the entry points (K, then Q, then V).
-struct FusedQuantize {
-  TensorView q, k, v;  // f32 / f16 / bf16, one dtype
-  TensorView q8, k8;   // int8, the shapes of q and k
-  float* q_scale = nullptr;
-  float* k_scale = nullptr;
-  float* k_mean = nullptr;      // [B, Hk, D] or null (no smoothing)
-  float* lse_offset = nullptr;  // [B, H, Sq], with k_mean
-  int8_t* vt = nullptr;         // [B, Hk, D, padded Sk]
-  float* v_scale = nullptr;
-  VFormat v_format = VFormat::int8_per_channel;
-  VtOrder vt_order = VtOrder::natural;
-};
-bool quantize_fused(const FusedQuantize& f, void* stream);
 // The V̂ᵀ token order the fastest kernel of the current device reads:
 // interleaved16 on sm_90 when the Hopper kernels are built (and the
 // environment variable INTFA_CUDA_KERNEL is not "sm80"), natural otherwise.

@@ -27,7 +27,6 @@ void quantize_q(const TensorView&, const TensorView&, float*, const float*, int6
   unavailable();
 }
 void quantize_v(const TensorView&, VFormat, VtOrder, int8_t*, float*, void*) { unavailable(); }
-bool quantize_fused(const FusedQuantize&, void*) { unavailable(); }
 VtOrder default_vt_order() { return VtOrder::natural; }
 VtOrder vt_order_for(const AttentionParams&) { return VtOrder::natural; }
 bool mma_sync_has_kernel(const AttentionParams&) { return false; }

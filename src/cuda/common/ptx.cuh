@@ -1,7 +1,6 @@
-// The thin inline-PTX layer of the mma.sync kernels and the quantization
-// kernels (sm_80 and later): 8-bit and 16-bit tensor-core products, ldmatrix,
-// cp.async, loads and stores with an L2 eviction priority, acquire/release
-// flags, fast exp2 and the exact conversions. Every wrapper is one PTX instruction (or a fixed short
+// The thin inline-PTX layer of the mma.sync kernels (sm_80 and later):
+// 8-bit and 16-bit tensor-core products, ldmatrix, cp.async, fast exp2 and the
+// exact conversions. Every wrapper is one PTX instruction (or a fixed short
 // sequence), so the SASS of the kernels maps onto these lines one to one.
 //
 // Fragment layouts (PTX ISA, "Matrix fragments for mma.m16n8k32" and
@@ -127,71 +126,6 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], 
       "{%8, %9}, {%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// ---- global memory with an L2 eviction priority; cross-CTA flags ----------------
-// A cache policy (createpolicy) tells L2 which lines to give up first. The
-// fused quantization kernel (src/cuda/quantize_fused.cu) reads K and V twice,
-// a reduction over a slice's tokens and then the codes, and keeps the first
-// read's lines with evict_last while the single-use traffic (Q, the codes it
-// writes, the second read) goes evict_first; the separate kernels pass
-// evict_normal, the default.
-__device__ __forceinline__ uint64_t l2_policy_evict_last() {
-  uint64_t p;
-  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(p));
-  return p;
-}
-__device__ __forceinline__ uint64_t l2_policy_evict_first() {
-  uint64_t p;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
-  return p;
-}
-__device__ __forceinline__ uint64_t l2_policy_evict_normal() {
-  uint64_t p;
-  asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(p));
-  return p;
-}
-// 16 read-only bytes (16-byte aligned) through the non-coherent path.
-__device__ __forceinline__ uint4 ldg_16_hint(const void* ptr, uint64_t policy) {
-  uint4 v;
-  asm volatile("ld.global.nc.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(ptr), "l"(policy));
-  return v;
-}
-__device__ __forceinline__ void stg_8_hint(void* ptr, uint32_t lo, uint32_t hi, uint64_t policy) {
-  asm volatile("st.global.L2::cache_hint.v2.u32 [%0], {%1, %2}, %3;\n" ::"l"(ptr), "r"(lo),
-               "r"(hi), "l"(policy)
-               : "memory");
-}
-__device__ __forceinline__ void stg_4_hint(void* ptr, uint32_t v, uint64_t policy) {
-  asm volatile("st.global.L2::cache_hint.b32 [%0], %1, %2;\n" ::"l"(ptr), "r"(v), "l"(policy)
-               : "memory");
-}
-// Asks L2 to fetch [ptr, ptr + bytes) (16-byte aligned, a multiple of 16)
-// with the policy; no registers or shared memory wait for it. sm_90: one
-// bulk prefetch; sm_80: one prefetch per 128-byte line.
-__device__ __forceinline__ void prefetch_l2(const void* ptr, uint32_t bytes, uint64_t policy) {
-#if __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;\n" ::"l"(ptr),
-               "r"(bytes), "l"(policy)
-               : "memory");
-#else
-  (void)policy;
-  const char* p = static_cast<const char*>(ptr);
-  for (uint32_t o = 0; o < bytes; o += 128)
-    asm volatile("prefetch.global.L2::evict_last [%0];\n" ::"l"(p + o) : "memory");
-#endif
-}
-// A flag another CTA sets after its writes (release) and this CTA polls
-// before reading them (acquire), at GPU scope.
-__device__ __forceinline__ uint32_t ld_acquire_gpu(const uint32_t* ptr) {
-  uint32_t v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(ptr) : "memory");
-  return v;
-}
-__device__ __forceinline__ void st_release_gpu(uint32_t* ptr, uint32_t v) {
-  asm volatile("st.release.gpu.global.u32 [%0], %1;\n" ::"l"(ptr), "r"(v) : "memory");
 }
 
 // ---- arithmetic -----------------------------------------------------------------
