@@ -21,7 +21,6 @@
 
 #include <algorithm>
 #include <cfloat>
-#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -120,10 +119,11 @@ constexpr int kRowThreads = 256;
 
 // Sum / max over the `lanes` lanes of a row group (a power of two <= 32,
 // aligned). All 32 lanes of the warp take part (full mask: the xor partners
-// of o < lanes stay inside the group) and the offsets are a fixed unrolled
-// list with warp-uniform guards, so the shuffles compile to plain SHFL.BFLY:
-// with the group's own mask and a run-time loop, nvcc emitted a collective
-// (WARPSYNC, REDUX, a software loop) per shuffle.
+// of o < lanes stay inside the group) over a fixed unrolled list of offsets
+// with warp-uniform guards. With the group's own mask and a run-time loop
+// (before), the H100 build ran a loop with a REDUX.OR / VOTE convergence
+// check (BRA.DIV) around every shuffle; this form took 5-12% less
+// quantization time at D = 256 (docs/PERF.md, eighteenth session).
 template <typename T, typename Op>
 __device__ __forceinline__ T group_reduce(T v, int lanes, Op op) {
 #pragma unroll
@@ -276,145 +276,6 @@ __global__ void __launch_bounds__(kRowThreads) quantize_rows_kernel(const RowArg
   }
 }
 
-// TEMPORARY (A/B in one binary, INTFA_QUANT_ROWS_OLD=1): the kernel before the full-mask shuffles.
-template <typename T, typename Op>
-__device__ __forceinline__ T group_reduce_old(T v, unsigned mask, int lanes, Op op) {
-  for (int o = lanes >> 1; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(mask, v, o));
-  return v;
-}
-// Grid: 1-D, row_tiles CTAs per (batch, head); a CTA takes kRowsPerGroup ·
-// (256 / L) consecutive tokens of one head, so the index arithmetic (32-bit)
-// and the mean row are paid once per kRowsPerGroup rows. Each row is
-// quantized by a group of L = 2^lanes_log2 lanes:
-//   vector form (kVec > 1): lane i holds elements [kVec·i, kVec·i + kVec) in
-//     registers (D = kVec·L, one 16-byte load, one kVec-byte store);
-//   scalar form (kVec = 1, any D and alignment): one warp per row, elements
-//     i·32 + lane (at most 16 per lane: D <= 512), byte stores.
-
-// kDot: Q's lse_offset (the float64 dot with mean(K)) is computed; the other
-// instantiation keeps no float64 mean row.
-template <typename TIn, int kVec, bool kDot>
-__global__ void __launch_bounds__(kRowThreads) quantize_rows_kernel_old(const RowArgs a) {
-  const int L = 1 << a.lanes_log2;
-  const int groups = kRowThreads >> a.lanes_log2;
-  const int slot = threadIdx.x >> a.lanes_log2, lane = threadIdx.x & (L - 1);
-  // 32-bit divisions (the launch keeps the grid below 2^31 CTAs).
-  const unsigned tiles = static_cast<unsigned>(a.row_tiles), heads = static_cast<unsigned>(a.H);
-  const unsigned bh = blockIdx.x / tiles, tile = blockIdx.x - bh * tiles;
-  const unsigned b = bh / heads, h = bh - b * heads;
-  const unsigned mask =
-      L == 32 ? 0xffffffffu : ((1u << L) - 1u) << ((threadIdx.x & 31) & ~(L - 1));
-  const TIn* const head_src = static_cast<const TIn*>(a.x) + b * a.xb + h * a.xh;
-  int8_t* const head_dst = a.out + b * a.ob + h * a.oh;
-  const int64_t stat0 = (static_cast<int64_t>(b) * a.H + h) * a.S;  // scale, lse_offset
-  const float* mu =
-      a.mean ? a.mean + (static_cast<int64_t>(b) * a.mean_heads +
-                         h / static_cast<unsigned>(a.mean_ratio)) * a.D
-             : nullptr;
-  const bool smooth = a.subtract_mean;
-  constexpr int kMax = kVec > 1 ? kVec : 16;  // scalar form: D <= 512 = 16 · 32
-  const int n = kVec > 1 ? 1 : static_cast<int>((a.D + 31) / 32);
-  auto index = [&](int i) { return kVec > 1 ? lane * kVec + i : i * 32 + lane; };
-  auto valid = [&](int i) { return kVec > 1 || (i < n && index(i) < a.D); };
-
-  float m[kMax];  // this lane's elements of the mean row (0 without one)
-#pragma unroll
-  for (int i = 0; i < kMax; ++i) m[i] = 0.f;
-  if (mu != nullptr) {
-    if constexpr (kVec > 1) {
-#pragma unroll
-      for (int i = 0; i < kVec; i += 4) {
-        const float4 q4 = *reinterpret_cast<const float4*>(mu + lane * kVec + i);
-        m[i] = q4.x, m[i + 1] = q4.y, m[i + 2] = q4.z, m[i + 3] = q4.w;
-      }
-    } else {
-#pragma unroll
-      for (int i = 0; i < kMax; ++i)
-        if (valid(i)) m[i] = mu[index(i)];
-    }
-  }
-
-  double md[kDot ? kMax : 1];  // the same in float64, converted once (Q's lse_offset)
-  if constexpr (kDot) {
-#pragma unroll
-    for (int i = 0; i < kMax; ++i) md[i] = static_cast<double>(m[i]);
-  }
-
-  const int64_t s0 = static_cast<int64_t>(tile) * kRowsPerGroup * groups + slot;
-  // Vector form: every row's 16 bytes are requested before the first is used
-  // (four loads in flight per thread).
-  [[maybe_unused]] Vec<TIn, kVec> raw[kRowsPerGroup];
-  if constexpr (kVec > 1) {
-#pragma unroll
-    for (int r = 0; r < kRowsPerGroup; ++r) {
-      const int64_t s = s0 + r * groups;
-      if (s < a.S) raw[r] = *reinterpret_cast<const Vec<TIn, kVec>*>(head_src + s * a.xs + lane * kVec);
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < kRowsPerGroup; ++r) {
-    const int64_t s = s0 + r * groups;
-    if (s >= a.S) break;  // whole row groups leave together
-    const TIn* src = head_src + s * a.xs;
-    // Pass 1: finiteness, amax (of x − mean for K).
-    float v[kMax];
-    if constexpr (kVec > 1) {
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) v[i] = to_float(raw[r].v[i]);
-    } else {
-#pragma unroll
-      for (int i = 0; i < kMax; ++i) v[i] = valid(i) ? to_float(src[index(i)]) : 0.f;
-    }
-    bool bad = false;
-    float amax = 0.f;
-#pragma unroll
-    for (int i = 0; i < kMax; ++i) {
-      bad |= !is_finite(v[i]);
-      amax = fmaxf(amax, fabsf(smooth ? v[i] - m[i] : v[i]));
-    }
-    if (__any_sync(mask, bad)) {
-      if (lane == 0) report_nonfinite(a.slot, b, s, h, a.S, a.H);
-      continue;  // nothing is computed on bad input (the call throws)
-    }
-    if constexpr (kDot) {  // q·mean(K) in float64
-      double dot = 0.0;
-#pragma unroll
-      for (int i = 0; i < kMax; ++i) dot += static_cast<double>(v[i]) * md[i];
-      dot = group_reduce_old(dot, mask, L, [](double p, double q) { return p + q; });
-      if (lane == 0) a.lse_offset[stat0 + s] = static_cast<float>(dot);
-    }
-    amax = group_reduce_old(amax, mask, L, [](float p, float q) { return fmaxf(p, q); });
-    const float inv = numeric::int8_inverse_scale(amax);
-
-    // Pass 2: the codes.
-    int8_t* dst = head_dst + s * a.os;
-    if constexpr (kVec > 1) {
-      uint32_t words[kVec / 4];
-#pragma unroll
-      for (int w = 0; w < kVec / 4; ++w) {
-        uint32_t c[4];
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const float x = v[4 * w + i];
-          c[i] = int8_code_bits(smooth ? x - m[4 * w + i] : x, inv);
-        }
-        words[w] = pack_low_bytes4(c[0], c[1], c[2], c[3]);
-      }
-      if constexpr (kVec == 8) {
-        *reinterpret_cast<uint2*>(dst + lane * kVec) = make_uint2(words[0], words[1]);
-      } else {
-        static_assert(kVec == 4, "16-byte vectors of 2- or 4-byte elements");
-        *reinterpret_cast<uint32_t*>(dst + lane * kVec) = words[0];
-      }
-    } else {
-#pragma unroll
-      for (int i = 0; i < kMax; ++i)
-        if (valid(i)) dst[index(i)] = numeric::quantize_int8(smooth ? v[i] - m[i] : v[i], inv);
-    }
-    if (lane == 0) a.scale[stat0 + s] = numeric::int8_scale(amax);
-  }
-}
-
 bool aligned(const void* p, int64_t bytes) {
   return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(bytes) == 0;
 }
@@ -448,11 +309,6 @@ void launch_rows_t(RowArgs a, cudaStream_t stream) {
   if (blocks > 0x7fffffff) unsupported("too many token rows for one launch");
   const auto kernel = [&](auto dot) {
     constexpr bool kDot = decltype(dot)::value;
-    static const bool old = [] {
-      const char* e = std::getenv("INTFA_QUANT_ROWS_OLD");
-      return e != nullptr && e[0] == '1';
-    }();
-    if (old) return vec ? quantize_rows_kernel_old<TIn, kVec, kDot> : quantize_rows_kernel_old<TIn, 1, kDot>;
     return vec ? quantize_rows_kernel<TIn, kVec, kDot> : quantize_rows_kernel<TIn, 1, kDot>;
   };
   const auto launched = a.lse_offset != nullptr ? kernel(std::true_type{}) : kernel(std::false_type{});
