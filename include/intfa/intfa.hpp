@@ -103,7 +103,7 @@ struct QuantizedInputs {
   Recipe recipe = Recipe::intfa();
   TensorView q;                        // i8 [B, Sq, H, D]
   const float* q_scale = nullptr;      // [B, H, Sq]
-  const float* lse_offset = nullptr;   // [B, H, Sq] or null
+  const float* lse_offset = nullptr;   // [B, H, Sq]; smooth-k: needed for an LSE
   TensorView k;                        // i8 [B, Sk, Hk, D]
   const float* k_scale = nullptr;      // [B, Hk, Sk]
   // int8 V (paper, intfa): V̂ᵀ [B, Hk, D, Sk_pad] and scales [B, Hk, D].
@@ -135,6 +135,9 @@ struct QuantizedBuffers {
   float* q_scale = nullptr;
   float* k_scale = nullptr;
   float* k_mean = nullptr;
+  // Smooth-k recipes: Q's lse_offset (q · k_mean, a float64 dot per token).
+  // Only an LSE needs it: left null, quantize() skips it, and
+  // attention_quantized() on those inputs refuses to return an LSE.
   float* lse_offset = nullptr;
   int8_t* vt = nullptr;
   float* v_scale = nullptr;

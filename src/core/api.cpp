@@ -392,13 +392,17 @@ QuantizedInputs quantize(const TensorView& q, const TensorView& k, const TensorV
   cuda_backend::SideStream v_stream(cuda && n.vt > 0, opt.stream);
   if (recipe.smooth_k) {
     check_pointer(buf.k_mean, "buffers.k_mean");
-    check_pointer(buf.lse_offset, "buffers.lse_offset");
+    // Null: no lse_offset (only an LSE needs it; attention_quantized then
+    // refuses to return one).
+    if (buf.lse_offset != nullptr) check_pointer(buf.lse_offset, "buffers.lse_offset");
     channel_mean(k, buf.k_mean, qopt);
   }
   const float* k_mean = recipe.smooth_k ? buf.k_mean : nullptr;
   quantize_per_token(k, k_mean, in.k, buf.k_scale, qopt);
-  quantize_q(q, in.q, buf.q_scale, k_mean, s.kv_heads, recipe.smooth_k ? buf.lse_offset : nullptr,
-             qopt);
+  // Q itself is not smoothed: K's mean only enters its lse_offset.
+  const bool q_offsets = recipe.smooth_k && buf.lse_offset != nullptr;
+  quantize_q(q, in.q, buf.q_scale, q_offsets ? k_mean : nullptr, s.kv_heads,
+             q_offsets ? buf.lse_offset : nullptr, qopt);
   if (n.vt) {
     in.vt_order = quantize_v(v, recipe.v, buf.vt, buf.v_scale,
                              QuantizeOptions{backend, v_stream.get(), opt.vt_order});
@@ -450,6 +454,10 @@ void attention_quantized(const QuantizedInputs& in, const TensorView& out, float
   check_tensor(out, "out", kFloatInputs);
   check_pointer(in.q_scale, "q_scale");
   check_pointer(in.k_scale, "k_scale");
+  if (r.smooth_k && lse != nullptr && in.lse_offset == nullptr)
+    fail("an LSE was asked for, but QuantizedInputs.lse_offset is null: recipe " +
+         recipe_name(r) + " smooths K, so its LSE needs q · mean(K) [B, H, Sq] (quantize() "
+         "writes it when buffers.lse_offset is set)");
   check_kv_block(opt.kv_block);
   const bool int8_v = r.int8_v();
   if (int8_v) {
@@ -564,7 +572,9 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
   buf.q_scale = scratch.get<float>(n.q_scale);
   buf.k_scale = scratch.get<float>(n.k_scale);
   if (n.k_mean) buf.k_mean = scratch.get<float>(n.k_mean);
-  if (n.lse_offset) buf.lse_offset = scratch.get<float>(n.lse_offset);
+  // Q's lse_offset (q · mean(K), a float64 dot per row) only matters to the
+  // LSE: without one it is not computed.
+  if (n.lse_offset && lse != nullptr) buf.lse_offset = scratch.get<float>(n.lse_offset);
   if (n.vt) buf.vt = scratch.get<int8_t>(n.vt);
   if (n.v_scale) buf.v_scale = scratch.get<float>(n.v_scale);
   if (n.v16) buf.v16 = scratch.get<uint16_t>(n.v16);

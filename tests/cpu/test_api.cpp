@@ -162,6 +162,74 @@ TEST(Api, OneCallEqualsQuantizeThenAttend) {
   ASSERT_EQ(std::memcmp(out.data(), one_call.data(), out.size() * sizeof(float)), 0);
 }
 
+// Smooth-k recipes without buffers.lse_offset: quantize() skips Q's float64
+// dot, the output is the same bytes, and asking for an LSE is a clear error;
+// the one-call attention() (which skips the dot when no LSE is asked for)
+// returns the same output with and without an LSE.
+TEST(Api, LseOffsetIsOnlyNeededForAnLse) {
+  auto rng = rng_for_test();
+  const Shape s{2, 4, 2, 37, 70, 64};
+  const Inputs x = make_inputs(s, rng, Dist::outlier);
+  const Recipe recipe = Recipe::intfa();
+  const QuantizedSizes n = quantized_sizes(s.batch, s.heads, s.kv_heads, s.seqlen_q, s.seqlen_k,
+                                           s.head_dim, recipe, DType::f32);
+  ASSERT_GT(n.lse_offset, 0);
+  struct Storage {
+    std::vector<int8_t> q8, k8, vt;
+    std::vector<float> qs, ks, mean, off, vs;
+    QuantizedBuffers buf;
+    explicit Storage(const QuantizedSizes& n, bool offsets)
+        : q8(static_cast<size_t>(n.q8)), k8(static_cast<size_t>(n.k8)), vt(static_cast<size_t>(n.vt)),
+          qs(static_cast<size_t>(n.q_scale)), ks(static_cast<size_t>(n.k_scale)),
+          mean(static_cast<size_t>(n.k_mean)), off(static_cast<size_t>(n.lse_offset), -7.f),
+          vs(static_cast<size_t>(n.v_scale)) {
+      buf.q8 = q8.data(), buf.k8 = k8.data(), buf.vt = vt.data();
+      buf.q_scale = qs.data(), buf.k_scale = ks.data(), buf.k_mean = mean.data();
+      buf.v_scale = vs.data();
+      buf.lse_offset = offsets ? off.data() : nullptr;
+    }
+  };
+  const QuantizeOptions cpu{Backend::cpu, nullptr};
+  Storage with(n, true), without(n, false);
+  const QuantizedInputs in_with = quantize(x.qv(), x.kv(), x.vv(), recipe, with.buf, cpu);
+  const QuantizedInputs in_without = quantize(x.qv(), x.kv(), x.vv(), recipe, without.buf, cpu);
+  EXPECT_EQ(in_without.lse_offset, nullptr);
+  EXPECT_EQ(with.q8, without.q8);
+  EXPECT_EQ(with.qs, without.qs);
+  EXPECT_EQ(with.k8, without.k8);
+  EXPECT_EQ(with.vt, without.vt);
+  size_t offsets_written = 0;
+  for (float o : with.off) offsets_written += o != -7.f;
+  EXPECT_GT(offsets_written, with.off.size() / 2) << "the offsets were computed when asked for";
+
+  const AttentionOptions opt = cpu_options("intfa");
+  auto attend = [&](const QuantizedInputs& in, float* lse) {
+    std::vector<float> out(x.q.size());
+    attention_quantized(in, TensorView::bshd(out.data(), DType::f32, s.batch, s.seqlen_q, s.heads,
+                                             s.head_dim),
+                        lse, opt);
+    return out;
+  };
+  const std::vector<float> out_with = attend(in_with, nullptr);
+  EXPECT_EQ(attend(in_without, nullptr), out_with);
+  std::vector<float> lse(static_cast<size_t>(s.batch * s.heads * s.seqlen_q));
+  try {
+    attend(in_without, lse.data());
+    ADD_FAILURE() << "an LSE without lse_offset must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), StatusCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("lse_offset is null"), std::string::npos) << e.what();
+  }
+  std::vector<float> lse_quantized(lse.size());
+  EXPECT_EQ(attend(in_with, lse_quantized.data()), out_with);
+
+  std::vector<float> lse_one_call;
+  const std::vector<float> one_call_lse = run(x, opt, false, &lse_one_call);
+  EXPECT_EQ(run(x, opt, false), one_call_lse);
+  EXPECT_EQ(one_call_lse, out_with);
+  EXPECT_EQ(lse_one_call, lse_quantized);
+}
+
 TEST(Api, SoftmaxScaleIsHonoured) {
   auto rng = rng_for_test();
   const Shape s{1, 2, 2, 40, 60, 32};

@@ -603,6 +603,13 @@ TEST(CudaAttention, OneCallMatchesCpu) {
       attention(g[0], g[1], g[2], TensorView::bshd(o.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
                 l.as<float>(), opt);
       INTFA_CUDA_OK(cudaDeviceSynchronize());
+      // Without an LSE the one call skips Q's lse_offset: the same output.
+      const auto og_lse = o.download<uint16_t>();
+      o.poison();
+      attention(g[0], g[1], g[2], TensorView::bshd(o.get(), DType::f16, s.batch, s.seqlen_q, s.heads, s.head_dim),
+                nullptr, opt);
+      INTFA_CUDA_OK(cudaDeviceSynchronize());
+      EXPECT_EQ(o.download<uint16_t>(), og_lse) << "output with and without an LSE";
       const auto hv = views(qh.data(), kh.data(), vh.data());
       std::vector<float> oc(x.q.size()), lc(static_cast<size_t>(s.batch * s.heads * s.seqlen_q));
       AttentionOptions oc_opt = opt;
