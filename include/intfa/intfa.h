@@ -115,7 +115,7 @@ int64_t intfa_padded_kv_length(int64_t seqlen_k);
 typedef struct intfa_quantized_inputs {
   intfa_tensor q;          /* i8 [B, Sq, H, D] */
   const float* q_scale;    /* [B, H, Sq] */
-  const float* lse_offset; /* [B, H, Sq] or NULL */
+  const float* lse_offset; /* [B, H, Sq]; smooth-k recipes need it for an LSE */
   intfa_tensor k;          /* i8 [B, Sk, Hk, D] */
   const float* k_scale;    /* [B, Hk, Sk] */
   const int8_t* vt;        /* int8 V recipes: [B, Hk, D, Sk_pad] */

@@ -72,7 +72,8 @@ void quantize_per_token(const TensorView& x, const float* mean, const TensorView
 
 // Per-token quantization of Q; when K is smoothed (k_mean [B, Hk, D] not null)
 // also writes lse_offset [B, H, S] = q · k_mean of its KV head, which the
-// attention adds back to the log-sum-exp (softmax itself is unchanged).
+// attention adds back to the log-sum-exp (softmax itself is unchanged). Q is
+// not smoothed: with k_mean null (no LSE wanted) the offsets are skipped.
 void quantize_q(const TensorView& q, const TensorView& out, float* scale,
                 const float* k_mean, int64_t kv_heads, float* lse_offset,
                 const QuantizeOptions& opt = {});
