@@ -162,10 +162,16 @@ __global__ void __launch_bounds__(T::kThreads, 1)
   const int row_of[2] = {warp_row0 + g, warp_row0 + g + 8};
   const int visible_of[2] = {visible(row_of[0]), visible(row_of[1])};
   // Keys some row of the warpgroup sees (blocks past it are skipped), and keys
-  // every row of the warp sees (blocks past it need masking).
+  // every row of the warp sees (blocks past it need masking). warp_n_full is
+  // read from lane 0 like cw: the compiler then knows that the masked/unmasked
+  // branch on it is warp-uniform and drops the divergent-path handling of the
+  // softmax's shuffles (BRA.DIV, and the register copies that keep both paths'
+  // allocations in step). SASS of the D = 128 loop: 804 -> 776 instructions
+  // per warp and key block, spills 60 -> 8 bytes (bench/sass_mix.py,
+  // docs/PERF.md, twentieth session).
   const int wg_n_end =
       wg_row0 < p.seqlen_q ? visible(min(wg_row0 + T::kRowsPerConsumer, p.seqlen_q) - 1) : 0;
-  const int warp_n_full = visible(warp_row0);
+  const int warp_n_full = __shfl_sync(0xffffffffu, visible(warp_row0), 0);
 
   float row_factor[2], m_run[2], l_run[2];
 #pragma unroll
