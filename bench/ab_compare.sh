@@ -22,6 +22,7 @@
 #                AB_KERNEL, so it wins), e.g. "mma=INTFA_CUDA_KERNEL=sm80"
 #   AB_DIMS (128), AB_SEQLENS (4096,16384), AB_CAUSAL (0), AB_RECIPE (intfa),
 #   AB_KERNEL (default: the back-end's choice; sm80 forces mma.sync)
+#   AB_BENCH_ARGS  more intfa-bench arguments for every run, e.g. "--kv-block 256"
 #   AB_FIELDS    intfa-bench JSON fields printed per build (default "tops"),
 #                e.g. "tops tops_e2e quantize_ms"
 #   AB_SM90_CONFIGS  INTFA_CUDA_SM90_CONFIGS for the working tree's builds
@@ -94,7 +95,7 @@ for d in ${AB_DIMS:-128}; do
       for i in "${!BINS[@]}"; do
         line=$(env INTFA_CUDA_KERNEL=${AB_KERNEL:-} ${ENVS[$i]} "${BINS[$i]}" --backend cuda --recipe "${AB_RECIPE:-intfa}" \
           --batch 4 --heads 32 --seqlen-q "$s" --head-dim "$d" $flag --warmup 3 --repeats 10 \
-          --check-rows 8 --json 2>>"$OUT/bench.err" | head -1)
+          --check-rows 8 --json ${AB_BENCH_ARGS:-} 2>>"$OUT/bench.err" | head -1)
         echo "{\"build\":\"${NAMES[$i]}\",${line#\{}" >>"$OUT/ab.jsonl"
         LINES+=("$line")
       done
