@@ -128,6 +128,20 @@ void check_traits() {
     for (int e = 0; e < 4; ++e)
       for (int t = 0; t < 4; ++t)
         ASSERT_EQ(T::s_key(j, e, t), T::s_key(j, e, 0) + T::s_key(0, 0, t));
+  // The kernel forms the ldmatrix addresses from the lane's tile-0, step-0
+  // offset with an XOR per step and an immediate per tile (kernel_traits.hpp);
+  // these must be the addresses the model below loads from.
+  for (int l = 0; l < 32; ++l) {
+    for (int jp = 0; jp < T::kNTiles / 2; ++jp)
+      for (int c = 0; c < T::kDChunks; ++c)
+        ASSERT_EQ(T::k_ldsm(l, jp, c), (T::k_ldsm(l, 0, 0) ^ T::k_ldsm_xor(c)) + T::k_ldsm_add(jp))
+            << "K̂ lane " << l << " tile pair " << jp << " step " << c;
+    for (int jdp = 0; jdp < T::kDTiles / 2; ++jdp)
+      for (int cc = 0; cc < T::kPvSteps; ++cc)
+        ASSERT_EQ(T::v_ldsm(l, jdp, cc),
+                  (T::v_ldsm(l, 0, 0) ^ T::v_ldsm_xor(jdp, cc)) + T::v_ldsm_add(jdp, cc))
+            << "V lane " << l << " tile pair " << jdp << " step " << cc;
+  }
   // key_of_column is a permutation of the block.
   std::set<int> keys;
   for (int n = 0; n < N; ++n) keys.insert(T::key_of_column(n));

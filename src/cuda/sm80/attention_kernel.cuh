@@ -196,6 +196,10 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
 
+  // This lane's ldmatrix offsets of tile 0, step 0 (kernel_traits.hpp: the
+  // others are an XOR and an immediate away).
+  const uint32_t k_lane = T::k_ldsm(lane, 0, 0), v_lane = T::v_ldsm(lane, 0, 0);
+
   // S = Q̂·K̂ᵀ of the K̂ tile at st_k, starting from the magic bias (see
   // int_to_float_biased): no per-element add. n8-tile pairs outer: each pair's
   // S is final after its k steps, so its conversion and max overlap the IMMAs
@@ -206,7 +210,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
       for (int c = 0; c < T::kDChunks; ++c) {
         uint32_t kb[4];
-        ldmatrix_x4(kb, st_k + T::k_ldsm(lane, jp, c));
+        ldmatrix_x4(kb, st_k + (k_lane ^ T::k_ldsm_xor(c)) + T::k_ldsm_add(jp));
         if (c == 0) {
           mma_s8s8_from(s[2 * jp], qf[c], kb[0], kb[1], magic);
           mma_s8s8_from(s[2 * jp + 1], qf[c], kb[2], kb[3], magic);
@@ -308,7 +312,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
         for (int cc = 0; cc < kPRegs; ++cc) {
           uint32_t vb[4];
-          ldmatrix_x4(vb, st + T::v_ldsm(lane, jdp, cc));
+          ldmatrix_x4(vb, st + (v_lane ^ T::v_ldsm_xor(jdp, cc)) + T::v_ldsm_add(jdp, cc));
           // u8·s8 (p-u8) or s8·s8 (p-int8); the first k step from the bias.
           auto mma_p = [&](int32_t (&d)[4], uint32_t b0, uint32_t b1) {
             if constexpr (kMode == PMode::uint8_block) {
@@ -330,7 +334,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
 #pragma unroll
         for (int cc = 0; cc < kPRegs; ++cc) {
           uint32_t vb[4];
-          ldmatrix_x4_trans(vb, st + T::v_ldsm(lane, jdp, cc));
+          ldmatrix_x4_trans(vb, st + (v_lane ^ T::v_ldsm_xor(jdp, cc)) + T::v_ldsm_add(jdp, cc));
           if constexpr (kMode == PMode::f16) {
             mma_f16(acc[2 * jdp], pa[cc], vb[0], vb[1]);
             mma_f16(acc[2 * jdp + 1], pa[cc], vb[2], vb[3]);

@@ -196,6 +196,23 @@ struct KernelTraits {
     return v_offset(16 * cc + 8 * (i & 1) + r, 2 * jdp + (i >> 1));
   }
 
+  // The kernel forms these addresses from one lane offset (tile 0, step 0):
+  // the n8-tile pair enters additively (16 rows further on; rows 16 apart have
+  // the same swizzle) and the k32 step by XOR (the chunk 2c + b is 2c ^ b, and
+  // the swizzle is an XOR on the chunk, so the step flips bits 5 and up of the
+  // lane's offset, below the row's). So a block needs one XOR per step and
+  // immediate offsets, not the swizzle arithmetic per ldmatrix (about 90
+  // integer instructions per 128-key block at D = 128 before, docs/PERF.md).
+  // tests/cuda/test_layout.cpp checks the identities for every lane:
+  //   k_ldsm(l, jp, c)   == (k_ldsm(l, 0, 0) ^ k_ldsm_xor(c)) + k_ldsm_add(jp)
+  //   v_ldsm(l, jdp, cc) == (v_ldsm(l, 0, 0) ^ v_ldsm_xor(jdp, cc)) + v_ldsm_add(jdp, cc)
+  static constexpr INTFA_HD int k_ldsm_xor(int c) { return c << 5; }
+  static constexpr INTFA_HD int k_ldsm_add(int jp) { return jp * 16 * kHeadDim; }
+  // 8-bit: the step cc picks the chunk, the tile pair the rows; 16-bit
+  // (transposed): the other way round.
+  static constexpr INTFA_HD int v_ldsm_xor(int jdp, int cc) { return (kIntP ? cc : jdp) << 5; }
+  static constexpr INTFA_HD int v_ldsm_add(int jdp, int cc) { return (kIntP ? jdp : cc) * 16 * kVRowBytes; }
+
   // ---- P packing ---------------------------------------------------------------
   // A register a (0..3) of P·V step cc is made of the S elements
   // (tile p_tile(cc, a, i), element p_elem(a, i)) for i = 0..3 (8-bit, byte i)
