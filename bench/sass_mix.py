@@ -115,15 +115,23 @@ def read_sass(path):
 ARCH = re.compile(r"\s*arch = (\S+)")
 
 
-def parse_functions(sass):
-    """{(arch, mangled name): [(address, text)]} in the order cuobjdump prints
-    them (a fat binary holds one copy of a kernel per architecture)."""
-    functions, current, arch = collections.OrderedDict(), None, "?"
-    for line in sass.splitlines():
+def lines_by_arch(text):
+    """(architecture, line) for cuobjdump's lines; its `arch = ...` lines set
+    the architecture of those after them (a fat binary holds one copy of a
+    kernel per architecture)."""
+    arch = "?"
+    for line in text.splitlines():
         m = ARCH.match(line)
         if m:
             arch = m.group(1)
-            continue
+        else:
+            yield arch, line
+
+
+def parse_functions(sass):
+    """{(arch, mangled name): [(address, text)]} in the order cuobjdump prints them."""
+    functions, current = collections.OrderedDict(), None
+    for arch, line in lines_by_arch(sass):
         m = re.match(r"\s+Function : (\S+)", line)
         if m:
             current = functions.setdefault((arch, m.group(1)), [])
@@ -136,17 +144,12 @@ def parse_functions(sass):
 
 def parse_resources(res):
     """{(arch, mangled name): {REG, STACK, SHARED, LOCAL, ...}} from cuobjdump -res-usage."""
-    out, name, arch = {}, None, "?"
-    for line in res.splitlines():
-        m = ARCH.match(line)
-        if m:
-            arch = m.group(1)
-            continue
+    out, name = {}, None
+    for arch, line in lines_by_arch(res):
         m = re.match(r"\s*Function (\S+):", line)
         if m:
             name = (arch, m.group(1))
-            continue
-        if name and "REG:" in line:
+        elif name and "REG:" in line:
             out[name] = {k: int(v) for k, v in re.findall(r"(\w+):(\d+)", line)}
             name = None
     return out
