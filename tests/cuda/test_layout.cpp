@@ -309,6 +309,9 @@ LAYOUT_TEST(256, f16, 64, 8)
 LAYOUT_TEST(128, uint8_block, 128, 4)
 LAYOUT_TEST(128, int8_running, 64, 4)
 LAYOUT_TEST(64, uint8_block, 64, 4)
+LAYOUT_TEST(64, uint8_block, 128, 4)  // the D = 64 default
+LAYOUT_TEST(128, uint8_block, 64, 4)  // the pipelined D = 128 64-key kernel
+LAYOUT_TEST(128, bf16, 64, 8)
 
 }  // namespace
 }  // namespace intfa::cuda
