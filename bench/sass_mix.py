@@ -163,8 +163,11 @@ def opcode(text):
 
 
 def branch_target(text):
-    m = re.search(r"\bBRA(?:\.\S+)?\s+(?:`?\(?[^,]*?)?(0x[0-9a-f]+)", PRED.sub("", text))
-    return int(m.group(1), 16) if m and opcode(text).startswith("BRA") else None
+    """The target address of a BRA (any form, e.g. `BRA.DIV UR4, 0x..`), else None."""
+    if not opcode(text).startswith("BRA"):
+        return None
+    m = re.search(r"(0x[0-9a-f]+)$", text)
+    return int(m.group(1), 16) if m else None
 
 
 def hot_loop(code):
@@ -200,7 +203,7 @@ def fall_through_path(code, head, back_edge):
             break
         target = branch_target(text)
         op = opcode(text)
-        if target is not None and op.startswith("BRA"):
+        if target is not None:
             conditional = PRED.match(text) is not None or ".DIV" in op or ".ANY" in op
             if not conditional:
                 if head <= target <= back_edge and target in index:
